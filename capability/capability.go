@@ -228,3 +228,21 @@ func (c *Capability) Groups(role string) *GroupSet {
 func (c *Capability) Has(role string, g Group) bool {
 	return c.Groups(role).Contains(g)
 }
+
+// Params returns a copy of the capability's parts, for example to mint a
+// token for a narrowed capability. For nil it returns the zero Params.
+func (c *Capability) Params() Params {
+	if c == nil {
+		return Params{}
+	}
+	return Params{
+		Subject:  c.subject,
+		Issuer:   c.issuer,
+		Audience: slices.Clone(c.audience),
+		ID:       c.id,
+		IssuedAt: c.iat,
+		Expiry:   c.exp,
+		Grants:   slices.Clone(c.grants),
+		Admin:    c.admin,
+	}
+}
