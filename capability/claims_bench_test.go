@@ -1,0 +1,119 @@
+package capability
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// benchClaimsParams returns the params of a realistic token with n grants of
+// serial ids below 10^6 spread over the forum's three roles.
+func benchClaimsParams(n int) Params {
+	p := Params{
+		Subject:  "user-8f14e45f-ceea-467f-a9f5-7c1d8a1b2c3d",
+		Issuer:   "https://auth.example.com",
+		Audience: []string{"forum"},
+		ID:       "Xy3vQ0m8R2WkT5nB7cD9eA",
+		IssuedAt: time.Unix(1795000000, 0),
+		Expiry:   time.Unix(1795000900, 0),
+	}
+	roles := []string{"member", "member", "member", "moderator", "admin"}
+	for i := range n {
+		p.Grants = append(p.Grants, Grant{Group: Int64Group(int64(1 + i*997%999983)), Role: roles[i%len(roles)]})
+	}
+	return p
+}
+
+func BenchmarkDecodeClaims(b *testing.B) {
+	r, err := Chain("member", "moderator", "admin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, prof := range []struct {
+		name string
+		p    Profile
+	}{{"default", ProfileDefault}, {"compact", ProfileCompact}} {
+		for _, n := range []int{3, 100, 1000} {
+			payload, err := encodeClaims(benchClaimsParams(n), KindInt64, prof.p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			o := decodeOptions{roles: r, kind: KindInt64, maxGrants: 1000}
+			b.Run(fmt.Sprintf("%s/grants=%d", prof.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetBytes(int64(len(payload)))
+				for b.Loop() {
+					if _, err := decodeClaims(payload, o); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%s+New/grants=%d", prof.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					dc, err := decodeClaims(payload, o)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := New(r, KindInt64, dc.params); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDecodeClaimsCost measures decodeClaims, and decodeClaims followed by
+// New, robustly on a busy machine: it keeps the fastest of many small
+// batches, since interference from other processes only ever adds time. It
+// is a measurement, not a timed test: it runs only with
+// KEYHOLE_DECODE_COST=1 and never fails on the numbers.
+//
+//	KEYHOLE_DECODE_COST=1 go test -run TestDecodeClaimsCost -v ./capability/
+func TestDecodeClaimsCost(t *testing.T) {
+	if os.Getenv("KEYHOLE_DECODE_COST") == "" {
+		t.Skip("set KEYHOLE_DECODE_COST=1 to measure")
+	}
+	r := forumRoles(t)
+	fastest := func(f func()) time.Duration {
+		const rounds, batch = 40, 20
+		best := time.Duration(1 << 62)
+		for range rounds {
+			start := time.Now()
+			for range batch {
+				f()
+			}
+			best = min(best, time.Since(start)/batch)
+		}
+		return best
+	}
+	for _, prof := range []struct {
+		name string
+		p    Profile
+	}{{"default", ProfileDefault}, {"compact", ProfileCompact}} {
+		for _, n := range []int{3, 100, 1000} {
+			payload, err := encodeClaims(benchClaimsParams(n), KindInt64, prof.p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := decodeOptions{roles: r, kind: KindInt64, maxGrants: 1000}
+			dec := fastest(func() {
+				if _, err := decodeClaims(payload, o); err != nil {
+					t.Fatal(err)
+				}
+			})
+			withNew := fastest(func() {
+				dc, err := decodeClaims(payload, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := New(r, KindInt64, dc.params); err != nil {
+					t.Fatal(err)
+				}
+			})
+			t.Logf("%-8s grants=%-5d payload %6d B  decode %9v  decode+New %9v", prof.name, n, len(payload), dec, withNew)
+		}
+	}
+}
