@@ -1,0 +1,128 @@
+package capability
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+)
+
+// Signature verification.
+//
+// Tokens are signed with jwx (jws.Sign) and keys are parsed and published
+// with jwx (jwk), but the signature of a token being verified is checked
+// here, with the standard library, over the signing input that Verify has
+// already split and whose header it has already read. Measured on the
+// 3-grant tokens against the bare standard-library check (the floor), fastest
+// of 40 interleaved batches (TestSignaturePathOverFloor; 2-core shared
+// machine):
+//
+//	                         EdDSA   ES256   RS256
+//	this function            1.00x   1.00x   0.99x
+//	jwsbb.Verify             1.00x   1.02x   1.01x
+//	jws.VerifyCompactFast    1.08x   1.06x   1.10x
+//	jws.Verify (pinned key)  1.17x   1.12x   1.25x
+//
+// jws.Verify alone exceeds the budget of Verify (1.1x the floor for EdDSA
+// at 3 grants, all steps included): it splits, decodes and parses the token
+// a second time into a generic header (84 allocations). jwx's building block
+// jwsbb.Verify is as fast as this function and would meet the budget too;
+// we call the standard library directly so that the input rules are stated
+// and tested in one place, with no allocation for EdDSA and RS256:
+//
+//   - the signature has exactly the length of the algorithm (64 bytes for
+//     EdDSA and ES256, the modulus size for RS256, 32 bytes for HS256);
+//   - ES256 is r||s of 32 bytes each (RFC 7518 §3.4), converted to a minimal
+//     DER encoding for ecdsa.VerifyASN1, which also rejects r or s of zero or
+//     not below the group order. A DER or other-length signature never
+//     verifies. (The high-s twin (r, n-s) of a valid signature is valid
+//     ECDSA and is accepted, as in every JOSE library; tokens are therefore
+//     not unique strings, and replay detection must key on jti.)
+//   - HS256 compares MACs in constant time (hmac.Equal).
+func verifySignature(k PublicKey, signingInput, sig []byte) bool {
+	switch k.alg {
+	case EdDSA:
+		pub := k.key.(ed25519.PublicKey)
+		return len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, signingInput, sig)
+	case ES256:
+		pub := k.key.(*ecdsa.PublicKey)
+		if len(sig) != 64 {
+			return false
+		}
+		var der [72]byte
+		d, ok := rsToDER(der[:0], sig[:32], sig[32:])
+		if !ok {
+			return false
+		}
+		digest := sha256.Sum256(signingInput)
+		return ecdsa.VerifyASN1(pub, digest[:], d)
+	case RS256:
+		pub := k.key.(*rsa.PublicKey)
+		if len(sig) != pub.Size() {
+			return false
+		}
+		digest := sha256.Sum256(signingInput)
+		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
+	case HS256:
+		if len(sig) != sha256.Size {
+			return false
+		}
+		m := hmac.New(sha256.New, k.key.([]byte))
+		m.Write(signingInput)
+		var sum [sha256.Size]byte
+		return hmac.Equal(m.Sum(sum[:0]), sig)
+	}
+	return false
+}
+
+// sigLen returns the exact signature length of k's algorithm.
+func sigLen(k PublicKey) int {
+	switch k.alg {
+	case EdDSA:
+		return ed25519.SignatureSize
+	case ES256:
+		return 64
+	case RS256:
+		return k.key.(*rsa.PublicKey).Size()
+	case HS256:
+		return sha256.Size
+	}
+	return 0
+}
+
+// rsToDER appends the DER SEQUENCE { INTEGER r, INTEGER s } of the
+// big-endian unsigned r and s to dst. It reports false for a zero r or s.
+func rsToDER(dst, r, s []byte) ([]byte, bool) {
+	r, s = trimZeros(r), trimZeros(s)
+	if len(r) == 0 || len(s) == 0 {
+		return nil, false
+	}
+	rl, sl := len(r), len(s)
+	if r[0]&0x80 != 0 {
+		rl++
+	}
+	if s[0]&0x80 != 0 {
+		sl++
+	}
+	dst = append(dst, 0x30, byte(2+rl+2+sl))
+	dst = appendDERInt(dst, r, rl)
+	dst = appendDERInt(dst, s, sl)
+	return dst, true
+}
+
+func appendDERInt(dst, v []byte, l int) []byte {
+	dst = append(dst, 0x02, byte(l))
+	if l > len(v) {
+		dst = append(dst, 0)
+	}
+	return append(dst, v...)
+}
+
+func trimZeros(b []byte) []byte {
+	for len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+	}
+	return b
+}

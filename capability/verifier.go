@@ -1,0 +1,358 @@
+package capability
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Verifier defaults.
+const (
+	DefaultSkew           = 30 * time.Second
+	DefaultMaxLifetime    = 24 * time.Hour
+	DefaultMaxTokenSize   = 8192
+	DefaultJWKSMinRefresh = 5 * time.Minute
+	DefaultJWKSMaxBody    = 1 << 20
+	DefaultJWKSTimeout    = 10 * time.Second
+)
+
+// VerifierOptions configure NewVerifier. Everything is checked once, at
+// construction; NewVerifier names the field of the first problem.
+type VerifierOptions struct {
+	// Issuer is required: a token's iss must equal it.
+	Issuer string
+	// Audience is required: a token's aud must contain it.
+	Audience string
+	// Algorithms pins the accepted algorithms; required, no default. HS256
+	// cannot be pinned together with an asymmetric algorithm.
+	Algorithms []Algorithm
+	// Keys is a static key set. Exactly one of Keys and JWKSURL is set.
+	Keys []PublicKey
+	// JWKSURL is the https URL of a JSON Web Key Set kept fresh through
+	// jwx's jwk.Cache (plain http is accepted for loopback hosts only).
+	// Keys of the set are validated like static keys; keys whose "use" is
+	// not "sig", whose alg is not pinned, or which are symmetric are skipped.
+	JWKSURL string
+	// HTTPClient fetches JWKSURL (default: a client with a 10 s timeout).
+	// A client without a timeout gets one; redirects that downgrade https
+	// to http are refused.
+	HTTPClient *http.Client
+	// JWKSMinRefresh is the minimum interval, measured with Now, between
+	// refreshes caused by unknown key ids, however many arrive (default
+	// 5 min); the first unknown kid refreshes at once. It is also the
+	// shortest interval of the background refresh (which follows the
+	// response's Cache-Control, at most hourly).
+	JWKSMinRefresh time.Duration
+	// JWKSMaxBody caps the JWKS response body (default 1 MiB).
+	JWKSMaxBody int64
+	// Roles is the role hierarchy; required.
+	Roles *Roles
+	// Kind is the kind of the group ids; required.
+	Kind GroupKind
+	// Mapping optionally reads other identity providers' claim shapes.
+	Mapping *ClaimMapping
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Skew is the clock skew tolerated on exp, nbf and iat (default 30 s).
+	Skew time.Duration
+	// MaxLifetime bounds exp-iat, or exp-now without iat (default 24 h).
+	MaxLifetime time.Duration
+	// MaxTokenSize bounds the token length in bytes, checked before any
+	// decoding (default 8192).
+	MaxTokenSize int
+	// MaxGrants bounds the number of grants (default MaxGrantsDefault).
+	MaxGrants int
+}
+
+// Verifier turns tokens into capabilities. It is built once by NewVerifier
+// and is safe for concurrent use.
+//
+// Verification fails closed, in this order: size; compact serialization of
+// three strict base64url parts; the protected header (only alg, kid and typ
+// "JWT"; alg pinned; kid known, after at most one JWKS refresh per
+// JWKSMinRefresh; alg equal to the key's algorithm); the signature; the
+// claims (strict JSON, exp required); the times (exp, nbf, iat with Skew;
+// lifetime); iss; aud; the grants (MaxGrants, known roles, group kind).
+// Every error is a *TokenError that wraps ErrInvalidToken and one reason.
+type Verifier struct {
+	iss          string
+	aud          string
+	algs         algSet
+	static       *keySet
+	jwks         *jwksSource
+	roles        *Roles
+	kind         GroupKind
+	mapping      *ClaimMapping
+	now          func() time.Time
+	skew         time.Duration
+	maxLifetime  time.Duration
+	maxTokenSize int
+	maxGrants    int
+}
+
+// NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
+// the key set once, within ctx, and fails if that fetch fails or yields no
+// usable key; later refreshes run in the background until Close, and a
+// failed refresh keeps the last good set.
+func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
+	v := &Verifier{
+		iss:          opts.Issuer,
+		aud:          opts.Audience,
+		roles:        opts.Roles,
+		kind:         opts.Kind,
+		mapping:      opts.Mapping,
+		now:          opts.Now,
+		skew:         opts.Skew,
+		maxLifetime:  opts.MaxLifetime,
+		maxTokenSize: opts.MaxTokenSize,
+		maxGrants:    opts.MaxGrants,
+	}
+	switch {
+	case opts.Issuer == "":
+		return nil, errors.New("capability: VerifierOptions.Issuer is required")
+	case opts.Audience == "":
+		return nil, errors.New("capability: VerifierOptions.Audience is required")
+	case len(opts.Algorithms) == 0:
+		return nil, errors.New("capability: VerifierOptions.Algorithms is required")
+	case opts.Roles == nil:
+		return nil, errors.New("capability: VerifierOptions.Roles is required")
+	case !opts.Kind.Valid():
+		return nil, errors.New("capability: VerifierOptions.Kind is required")
+	case len(opts.Keys) == 0 && opts.JWKSURL == "":
+		return nil, errors.New("capability: VerifierOptions.Keys or VerifierOptions.JWKSURL is required")
+	case len(opts.Keys) > 0 && opts.JWKSURL != "":
+		return nil, errors.New("capability: set VerifierOptions.Keys or VerifierOptions.JWKSURL, not both")
+	case opts.Skew < 0:
+		return nil, errors.New("capability: VerifierOptions.Skew is negative")
+	case opts.MaxLifetime < 0:
+		return nil, errors.New("capability: VerifierOptions.MaxLifetime is negative")
+	case opts.MaxTokenSize < 0:
+		return nil, errors.New("capability: VerifierOptions.MaxTokenSize is negative")
+	case opts.MaxGrants < 0:
+		return nil, errors.New("capability: VerifierOptions.MaxGrants is negative")
+	case opts.JWKSMinRefresh < 0:
+		return nil, errors.New("capability: VerifierOptions.JWKSMinRefresh is negative")
+	case opts.JWKSMaxBody < 0:
+		return nil, errors.New("capability: VerifierOptions.JWKSMaxBody is negative")
+	}
+	sym := false
+	for _, a := range opts.Algorithms {
+		if !a.Valid() {
+			return nil, fmt.Errorf("capability: VerifierOptions.Algorithms: unsupported algorithm %q", a)
+		}
+		v.algs |= algBit(a)
+		sym = sym || a == HS256
+	}
+	if sym && v.algs != algBit(HS256) {
+		return nil, errors.New("capability: VerifierOptions.Algorithms: HS256 cannot be pinned together with an asymmetric algorithm")
+	}
+	if opts.Mapping != nil {
+		if err := opts.Mapping.validate(opts.Roles, opts.Kind); err != nil {
+			return nil, fmt.Errorf("capability: VerifierOptions.Mapping: %w", err)
+		}
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.skew == 0 {
+		v.skew = DefaultSkew
+	}
+	if v.maxLifetime == 0 {
+		v.maxLifetime = DefaultMaxLifetime
+	}
+	if v.maxTokenSize == 0 {
+		v.maxTokenSize = DefaultMaxTokenSize
+	}
+	if v.maxGrants == 0 {
+		v.maxGrants = MaxGrantsDefault
+	}
+	if len(opts.Keys) > 0 {
+		ks, err := newKeySet(opts.Keys, v.algs)
+		if err != nil {
+			return nil, fmt.Errorf("capability: VerifierOptions.Keys: %w", err)
+		}
+		v.static = ks
+		return v, nil
+	}
+	if sym {
+		return nil, errors.New("capability: VerifierOptions.JWKSURL: HS256 secrets are never read from a JWKS URL")
+	}
+	src, err := newJWKSSource(ctx, opts, v.algs, v.now)
+	if err != nil {
+		return nil, err
+	}
+	v.jwks = src
+	return v, nil
+}
+
+// Audience returns the audience the verifier requires.
+func (v *Verifier) Audience() string { return v.aud }
+
+// Refresh fetches the JWKS now, regardless of JWKSMinRefresh, and reports
+// whether it yielded a usable key set. On failure the last good set stays
+// in use. For a verifier with static Keys it does nothing.
+func (v *Verifier) Refresh(ctx context.Context) error {
+	if v.jwks == nil {
+		return nil
+	}
+	return v.jwks.refresh(ctx)
+}
+
+// Close stops the background JWKS refresh. The verifier keeps verifying
+// with the last good key set but no longer refreshes it. For a verifier with
+// static Keys it does nothing.
+func (v *Verifier) Close() error {
+	if v.jwks == nil {
+		return nil
+	}
+	return v.jwks.close()
+}
+
+// Verify checks token and returns the capability it carries. On failure it
+// returns a *TokenError wrapping ErrInvalidToken and the reason; the error
+// never contains the token. ctx bounds a JWKS refresh caused by an unknown
+// key id. A nil *Verifier accepts nothing.
+func (v *Verifier) Verify(ctx context.Context, token string) (*Capability, error) {
+	if v == nil {
+		return nil, tokenError(ErrUnknownKey, "no verifier") // fail closed
+	}
+	c, te := v.verify(ctx, token)
+	if te != nil {
+		return nil, te
+	}
+	return c, nil
+}
+
+func (v *Verifier) verify(ctx context.Context, token string) (*Capability, *TokenError) {
+	if len(token) > v.maxTokenSize {
+		return nil, tokenError(ErrTooLarge, "")
+	}
+	hdr64, payload64, sig64, te := splitCompact(token)
+	if te != nil {
+		return nil, te
+	}
+	// One allocation: the token as bytes (its prefix is the signing
+	// input), then the decoded parts.
+	signingLen := len(hdr64) + 1 + len(payload64)
+	hdrLen, payloadLen, sigLen64 := b64.DecodedLen(len(hdr64)), b64.DecodedLen(len(payload64)), b64.DecodedLen(len(sig64))
+	buf := make([]byte, len(token)+hdrLen+payloadLen+sigLen64)
+	copy(buf, token)
+	signingInput := buf[:signingLen:signingLen]
+	rest := buf[len(token):]
+	n, err := b64.Decode(rest[:hdrLen], signingInput[:len(hdr64)])
+	if err != nil {
+		return nil, tokenError(ErrMalformed, "header is not canonical base64url")
+	}
+	hdrJSON := rest[:n:n]
+	rest = rest[hdrLen:]
+	n, err = b64.Decode(rest[:payloadLen], signingInput[len(hdr64)+1:])
+	if err != nil {
+		return nil, tokenError(ErrMalformed, "payload is not canonical base64url")
+	}
+	payload := rest[:n:n]
+	rest = rest[payloadLen:]
+	n, err = b64.Decode(rest, buf[signingLen+1:len(token)])
+	if err != nil {
+		return nil, tokenError(ErrMalformed, "signature is not canonical base64url")
+	}
+	sig := rest[:n:n]
+
+	h, te := parseHeader(hdrJSON)
+	if te != nil {
+		return nil, te
+	}
+	alg := Algorithm(h.alg)
+	if !v.algs.has(alg) {
+		return nil, &TokenError{Reason: ErrAlgorithm, KeyID: boundKID(h.kid), detail: "algorithm not pinned"}
+	}
+	if !h.hasKID || h.kid == "" {
+		return nil, tokenError(ErrUnknownKey, "no kid")
+	}
+	if len(h.kid) > MaxKeyIDLen {
+		return nil, &TokenError{Reason: ErrUnknownKey, KeyID: boundKID(h.kid), detail: "kid too long"}
+	}
+	key, ok := v.lookup(ctx, h.kid)
+	if !ok {
+		return nil, &TokenError{Reason: ErrUnknownKey, KeyID: h.kid}
+	}
+	if key.alg != alg {
+		return nil, &TokenError{Reason: ErrAlgorithm, KeyID: h.kid, detail: "algorithm does not match the key"}
+	}
+	if len(sig) != sigLen(key) || !verifySignature(key, signingInput, sig) {
+		return nil, &TokenError{Reason: ErrBadSignature, KeyID: h.kid}
+	}
+
+	// The token is authentic from here on.
+	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants})
+	if err != nil {
+		var de *TokenError
+		if errors.As(err, &de) {
+			te := *de
+			te.KeyID = h.kid
+			if te.Reason == nil {
+				te.Reason = ErrClaims
+			}
+			return nil, &te
+		}
+		return nil, &TokenError{Reason: ErrClaims, KeyID: h.kid}
+	}
+	p := dc.params
+	fail := func(reason error, detail string) (*Capability, *TokenError) {
+		return nil, &TokenError{Reason: reason, KeyID: h.kid, Subject: p.Subject, detail: detail}
+	}
+	now := v.now()
+	if p.Expiry.IsZero() {
+		return fail(ErrClaims, "no exp")
+	}
+	if !now.Before(p.Expiry.Add(v.skew)) {
+		return fail(ErrExpired, "")
+	}
+	if !dc.notBefore.IsZero() && dc.notBefore.After(now.Add(v.skew)) {
+		return fail(ErrNotYetValid, "nbf in the future")
+	}
+	if dc.hasIAT && p.IssuedAt.After(now.Add(v.skew)) {
+		return fail(ErrNotYetValid, "iat in the future")
+	}
+	if dc.hasIAT {
+		if p.Expiry.Sub(p.IssuedAt) > v.maxLifetime {
+			return fail(ErrLifetime, "")
+		}
+	} else if p.Expiry.Sub(now) > v.maxLifetime {
+		return fail(ErrLifetime, "")
+	}
+	if p.Issuer != v.iss {
+		return fail(ErrIssuer, "")
+	}
+	if !slices.Contains(p.Audience, v.aud) {
+		return fail(ErrAudience, "")
+	}
+	if len(p.Grants) > v.maxGrants {
+		return fail(ErrTooManyGrants, "")
+	}
+	p.MaxGrants = v.maxGrants
+	c, err := New(v.roles, v.kind, p)
+	if err != nil {
+		return fail(ErrClaims, "grants do not build a capability")
+	}
+	return c, nil
+}
+
+// lookup finds the key for kid in the static set or the JWKS (refreshing
+// it at most once per JWKSMinRefresh for an unknown kid).
+func (v *Verifier) lookup(ctx context.Context, kid string) (PublicKey, bool) {
+	if v.static != nil {
+		return v.static.lookup(kid)
+	}
+	return v.jwks.lookup(ctx, kid)
+}
+
+// boundKID returns kid for TokenError.KeyID, cut to MaxKeyIDLen bytes.
+func boundKID(kid string) string {
+	if len(kid) > MaxKeyIDLen {
+		return kid[:MaxKeyIDLen]
+	}
+	return kid
+}
