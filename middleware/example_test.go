@@ -1,0 +1,168 @@
+package middleware_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/sqlguard"
+)
+
+// exampleSetup returns an issuer and a verifier with a static key and a
+// fixed clock (no network).
+func exampleSetup() (*capability.Issuer, *capability.Verifier) {
+	roles, _ := capability.Chain("member", "moderator")
+	key, _ := capability.GenerateKey(capability.EdDSA, "k1")
+	clock := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+	issuer, err := capability.NewIssuer(capability.IssuerOptions{
+		Issuer: "https://auth.example", Roles: roles, Kind: capability.KindInt64, Key: key, Now: clock,
+	})
+	if err != nil {
+		panic(err)
+	}
+	verifier, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+		Issuer: "https://auth.example", Audience: "forum",
+		Algorithms: []capability.Algorithm{capability.EdDSA}, Keys: issuer.PublicKeys(),
+		Roles: roles, Kind: capability.KindInt64, Now: clock,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return issuer, verifier
+}
+
+func ExampleAuth_Handler() {
+	issuer, verifier := exampleSetup()
+	auth, err := middleware.New(verifier, middleware.Options{Realm: "forum"})
+	if err != nil {
+		panic(err)
+	}
+	threads := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := capability.FromContext(r.Context())
+		fmt.Fprintf(w, "%s may post in %v", c.Subject(), c.Groups("member").Int64s())
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /threads", auth.Handler(threads))
+
+	token, _ := issuer.Mint(capability.Params{
+		Subject:  "alice",
+		Audience: []string{"forum"},
+		Grants:   []capability.Grant{{Group: capability.Int64Group(7), Role: "member"}},
+	})
+	r := httptest.NewRequest("POST", "/threads", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Body)
+
+	// Without a token: refused, with a challenge.
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("POST", "/threads", nil))
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// 200 alice may post in [7]
+	// 401 Bearer realm="forum"
+}
+
+func ExampleAuth_Optional() {
+	_, verifier := exampleSetup()
+	auth, _ := middleware.New(verifier, middleware.Options{Realm: "forum"})
+	h := auth.Optional(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := capability.FromContext(r.Context()); !ok {
+			fmt.Fprint(w, "public threads only")
+		}
+	}))
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/threads", nil))
+	fmt.Println(w.Code, w.Body)
+
+	// An invalid token is refused, not downgraded to anonymous.
+	r := httptest.NewRequest("GET", "/threads", nil)
+	r.Header.Set("Authorization", "Bearer not.a.token")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	// Output:
+	// 200 public threads only
+	// 401 Bearer realm="forum", error="invalid_token"
+}
+
+func ExampleAuth_RequireRole() {
+	issuer, verifier := exampleSetup()
+	auth, _ := middleware.New(verifier, middleware.Options{Realm: "forum"})
+	moderation := auth.Handler(auth.RequireRole("moderator")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "moderation queue")
+	})))
+
+	token, _ := issuer.Mint(capability.Params{
+		Subject: "bob", Audience: []string{"forum"},
+		Grants: []capability.Grant{{Group: capability.Int64Group(7), Role: "member"}},
+	})
+	r := httptest.NewRequest("GET", "/moderation", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	moderation.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+	fmt.Print(w.Body)
+	// Output:
+	// 403 Bearer realm="forum", error="insufficient_scope"
+	// {"type":"about:blank","title":"Forbidden","status":403}
+}
+
+func ExampleWriteError() {
+	// What a handler does with the error of a guarded statement.
+	err := fmt.Errorf("delete thread 42: %w", &sqlguard.DeniedError{Policy: "threads.delete", Need: "role moderator in group 7"})
+	w := httptest.NewRecorder()
+	middleware.WriteError(w, httptest.NewRequest("DELETE", "/threads/42", nil), err)
+	fmt.Println(w.Code, w.Header().Get("Content-Type"))
+	fmt.Print(w.Body)
+
+	w = httptest.NewRecorder()
+	middleware.WriteError(w, httptest.NewRequest("GET", "/threads/42", nil), sqlguard.ErrNotFound)
+	fmt.Println(w.Code)
+	fmt.Print(w.Body)
+	// Output:
+	// 403 application/problem+json
+	// {"type":"about:blank","title":"Forbidden","status":403,"detail":"needs role moderator in group 7"}
+	// 404
+	// {"type":"about:blank","title":"Not Found","status":404}
+}
+
+func ExampleJWKSHandler() {
+	issuer, _ := exampleSetup()
+	mux := http.NewServeMux()
+	mux.Handle("GET /.well-known/jwks.json", middleware.JWKSHandler(issuer))
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	fmt.Println(w.Code, w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"))
+
+	// A client that has the document revalidates with its ETag.
+	r := httptest.NewRequest("GET", "/.well-known/jwks.json", nil)
+	r.Header.Set("If-None-Match", w.Header().Get("ETag"))
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Println(w.Code)
+	// Output:
+	// 200 application/jwk-set+json public, max-age=300
+	// 304
+}
+
+func ExampleRecover() {
+	h := middleware.RecoverWith(slog.New(slog.DiscardHandler), nil)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("nil map")
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	fmt.Println(w.Code)
+	fmt.Print(w.Body)
+	// Output:
+	// 500
+	// {"type":"about:blank","title":"Internal Server Error","status":500}
+}

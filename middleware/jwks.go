@@ -1,0 +1,75 @@
+package middleware
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// KeySet is a source of a JWKS document (RFC 7517 §5). *capability.Issuer
+// satisfies it; its document holds public keys only, never an HS256 secret.
+type KeySet interface {
+	JWKS() ([]byte, error)
+}
+
+// DefaultJWKSMaxAge is how long clients and caches may keep a JWKS document
+// served by JWKS with a zero MaxAge. It is short, so that a removed key
+// stops verifying soon; a rotation should publish the next key at least
+// this long before it signs.
+const DefaultJWKSMaxAge = 5 * time.Minute
+
+// JWKS is an http.Handler that serves a key set's JWKS document as
+// application/jwk-set+json, with Cache-Control: public, max-age=…, a strong
+// ETag (a hash of the document) and conditional GET (If-None-Match → 304).
+// It answers GET and HEAD only (405 with Allow: GET, HEAD otherwise). The
+// document is read from Keys on every request, so that a rotation is
+// published at once.
+//
+// An auth service publishes its keys in one line:
+//
+//	mux.Handle("/.well-known/jwks.json", middleware.JWKSHandler(issuer))
+type JWKS struct {
+	Keys   KeySet
+	MaxAge time.Duration // 0: DefaultJWKSMaxAge; below a second: no-cache
+}
+
+// JWKSHandler returns a handler serving keys's JWKS document with
+// DefaultJWKSMaxAge.
+func JWKSHandler(keys KeySet) http.Handler { return &JWKS{Keys: keys} }
+
+// ServeHTTP serves the document.
+func (h *JWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeProblem(w, http.StatusMethodNotAllowed, "", "")
+		return
+	}
+	if h.Keys == nil {
+		writeProblem(w, http.StatusInternalServerError, "", "")
+		return
+	}
+	doc, err := h.Keys.JWKS()
+	if err != nil {
+		writeProblem(w, http.StatusInternalServerError, "", "")
+		return
+	}
+	sum := sha256.Sum256(doc)
+	hd := w.Header()
+	hd.Set("Content-Type", "application/jwk-set+json")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`)
+	switch age := h.MaxAge; {
+	case age == 0:
+		hd.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(DefaultJWKSMaxAge/time.Second)))
+	case age < time.Second:
+		hd.Set("Cache-Control", "no-cache")
+	default:
+		hd.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64(age/time.Second), 10))
+	}
+	// ServeContent answers If-None-Match (304), HEAD and ranges; a zero
+	// modification time disables the date-based conditions.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(doc))
+}

@@ -1,0 +1,69 @@
+package middleware
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/keyhole-go/keyhole/capability"
+)
+
+// Bounds on the untrusted or unbounded values that reach a log record.
+const (
+	maxLogKeyID   = 128 // capability.MaxKeyIDLen
+	maxLogSubject = 256
+)
+
+// logRefusal writes one record for a refused request: the reason, the
+// status, the kid (quoted: it is untrusted header input) and the subject
+// when the signature verified. It never logs the token or the signature;
+// for a failed verifier it logs the verifier's error text, which for a
+// *capability.TokenError never holds token bytes.
+func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
+	if a.log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if e.Reason == ReasonVerifierError {
+		level = slog.LevelError
+	}
+	ctx := r.Context()
+	if !a.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 5)
+	attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
+	var te *capability.TokenError
+	if errors.As(e.Err, &te) {
+		if te.KeyID != "" {
+			attrs = append(attrs, slog.String("kid", quoteBounded(te.KeyID, maxLogKeyID)))
+		}
+		if te.Subject != "" {
+			attrs = append(attrs, slog.String("sub", bounded(te.Subject, maxLogSubject)))
+		}
+	} else if c, ok := capability.FromContext(ctx); ok && c.Subject() != "" {
+		attrs = append(attrs, slog.String("sub", bounded(c.Subject(), maxLogSubject)))
+	}
+	if e.Reason == ReasonVerifierError && e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	a.log.LogAttrs(ctx, level, "keyhole: request refused", attrs...)
+}
+
+// quoteBounded returns s, cut to at most n bytes, as a Go-quoted string
+// (control characters, quotes and invalid UTF-8 escaped), with "..."
+// appended outside the quotes when it was cut.
+func quoteBounded(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + "..."
+}
+
+func bounded(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
