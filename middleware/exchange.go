@@ -1,0 +1,620 @@
+package middleware
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyhole-go/keyhole/capability"
+)
+
+// Token exchange identifiers (RFC 8693 §2.1, §3).
+const (
+	// GrantTypeTokenExchange is the grant_type of a token exchange request.
+	GrantTypeTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// TokenTypeJWT is the token type of a JWT; the exchange accepts it as
+	// subject_token_type and issues tokens of this type.
+	TokenTypeJWT = "urn:ietf:params:oauth:token-type:jwt"
+	// TokenTypeAccessToken is the generic access token type, accepted as
+	// subject_token_type and requested_token_type as well.
+	TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
+)
+
+// Token exchange defaults.
+const (
+	// DefaultExchangeTTL is the lifetime of an exchanged token when
+	// TokenExchangeOptions.TTL is zero (it is shortened further to the
+	// subject token's expiry).
+	DefaultExchangeTTL = 5 * time.Minute
+	// DefaultExchangeMaxBody bounds the body of an exchange request when
+	// TokenExchangeOptions.MaxBodyBytes is zero.
+	DefaultExchangeMaxBody = 16 << 10
+	// maxAudienceLen bounds a declared audience name.
+	maxAudienceLen = 256
+)
+
+// Error codes of a token exchange (RFC 6749 §5.2, RFC 8693 §2.2.2), the
+// "error" member of the JSON answer and ExchangeError.Code.
+const (
+	ExchangeInvalidRequest         = "invalid_request"         // 400 (405, 413, 415 for the transport)
+	ExchangeUnsupportedGrantType   = "unsupported_grant_type"  // 400
+	ExchangeInvalidGrant           = "invalid_grant"           // 400: the subject token is invalid or expired
+	ExchangeInvalidTarget          = "invalid_target"          // 400: the audience is not declared
+	ExchangeInvalidScope           = "invalid_scope"           // 400: scope is not supported
+	ExchangeAccessDenied           = "access_denied"           // 403: nothing to grant for the audience
+	ExchangeServerError            = "server_error"            // 500
+	ExchangeTemporarilyUnavailable = "temporarily_unavailable" // 503: the verifier timed out
+)
+
+// AudiencePolicy is what the application approves for one audience of the
+// token exchange.
+type AudiencePolicy struct {
+	// Roles are the approved roles: a token exchanged for the audience
+	// holds, in each of the user's groups, at most these roles (through the
+	// hierarchy; see [capability.Capability.GrantsWithin]). For example
+	// {Roles: []string{"member"}} lets a plugin act as a member in the
+	// user's groups, never as a moderator. Empty approves no role, and is
+	// only valid with AllowEmpty (a token that names the user and grants
+	// nothing).
+	Roles []string
+	// AllowEmpty issues a token without grants to a user who holds nothing
+	// within Roles. When false such a user is refused with 403
+	// access_denied.
+	AllowEmpty bool
+}
+
+// TokenExchangeOptions configure NewTokenExchange.
+type TokenExchangeOptions struct {
+	// Verifier verifies the subject token. Required. It must be configured
+	// for the users' audience (for example "forum") and for none of the
+	// exchange's audiences, so that a token issued by the exchange cannot
+	// be presented to it again.
+	Verifier Verifier
+	// Issuer mints the exchanged tokens. Required. Its MaxTTL must allow
+	// TTL.
+	Issuer *capability.Issuer
+	// Roles is the hierarchy that the approved roles are checked against:
+	// the issuer's and the verifier's. Required.
+	Roles *capability.Roles
+	// Audiences declares the audiences a token may be exchanged for, with
+	// their approved roles. Required, at least one. An audience name is 1
+	// to 256 printable ASCII characters without spaces.
+	Audiences map[string]AudiencePolicy
+	// TTL is the lifetime of an exchanged token, shortened to the subject
+	// token's expiry (default DefaultExchangeTTL). Negative is an error.
+	TTL time.Duration
+	// MaxBodyBytes bounds the request body (default DefaultExchangeMaxBody).
+	MaxBodyBytes int64
+	// Now is the clock (default time.Now); give it the issuer's clock.
+	Now func() time.Time
+	// Logger, when set, receives one record per exchange: the outcome
+	// ("issued" or an error code), the reason of a refusal, the status, the
+	// audience (quoted when not declared), the subject when the subject
+	// token's signature verified, and the number of grants issued. Never a
+	// token.
+	Logger *slog.Logger
+}
+
+// TokenExchange is an OAuth 2.0 token exchange endpoint (RFC 8693) that
+// narrows a user's token for a plugin or a downstream service, which thus
+// never receives the user's token. It is an http.Handler; Exchange is the
+// same decision for callers in the same process.
+//
+// A request is a POST with an application/x-www-form-urlencoded body of at
+// most MaxBodyBytes:
+//
+//	grant_type=urn:ietf:params:oauth:grant-type:token-exchange
+//	subject_token=<the user's token>
+//	subject_token_type=urn:ietf:params:oauth:token-type:jwt   (or …:access_token)
+//	audience=<one declared audience>
+//
+// and the answer (RFC 8693 §2.2.1), with Cache-Control: no-store, is
+//
+//	{"access_token":"…","issued_token_type":"urn:ietf:params:oauth:token-type:jwt",
+//	 "token_type":"Bearer","expires_in":300}
+//
+// The issued token names the same subject; its only audience is the
+// requested one; its grants are the intersection of the subject token's
+// grants with the audience's approved roles
+// ([capability.Capability.GrantsWithin]); it never carries the admin flag, since the admin override
+// would reach every group and every role, past the approved roles; it
+// expires after TTL or with the subject token, whichever comes first; it
+// has a new jti.
+//
+// # Trust model
+//
+// The subject token is the only credential: there is no client
+// authentication, because what the exchange issues is never more than what
+// the presented token already allows. The Authorization header and cookies
+// are not read, so a browser's ambient credentials never authorize an
+// exchange (a cross-site form cannot use them). The audience comes only
+// from the audience parameter of the body, checked against the declared
+// audiences: never from Referer, Origin, Host or any other header, which a
+// browser or an attacker's page controls. An exchange parameter in the
+// query string is refused (tokens do not belong in URLs); parameters the
+// exchange does not know, such as client_id, are ignored (RFC 6749 §3.2).
+//
+// A token issued by the exchange cannot be exchanged back into a wider one:
+// the Verifier accepts only the users' audience, and even a verifier that
+// accepted an exchanged token would only narrow it further.
+//
+// # Failing closed
+//
+// Every answer has Cache-Control: no-store and Pragma: no-cache. Every
+// refusal is a JSON body {"error":"<code>"} (RFC 6749 §5.2) and nothing else: no error_description, no
+// reason, no token or claim value. The codes and statuses:
+//
+//	wrong method                                   405 invalid_request, Allow: POST
+//	body not application/x-www-form-urlencoded     415 invalid_request
+//	body over MaxBodyBytes                         413 invalid_request
+//	malformed body, repeated or missing parameter,
+//	parameter in the query string, unsupported
+//	subject_token_type or requested_token_type,
+//	actor_token (delegation is not supported)      400 invalid_request
+//	grant_type other than token exchange           400 unsupported_grant_type
+//	scope (not supported: it would be ignored)     400 invalid_scope
+//	resource (not supported), undeclared audience  400 invalid_target
+//	subject token invalid, expired, or without sub 400 invalid_grant
+//	nothing within the approved roles              403 access_denied (unless AllowEmpty)
+//	verifier or issuer failure                     500 server_error (503 temporarily_unavailable on a deadline)
+//
+// The subject token is verified before the audience is looked up, so that
+// a caller without a valid token cannot enumerate the declared audiences.
+//
+// A TokenExchange is built once by NewTokenExchange and is safe for
+// concurrent use. The zero TokenExchange refuses every request with
+// server_error.
+type TokenExchange struct {
+	v       Verifier
+	issuer  *capability.Issuer
+	aud     map[string]AudiencePolicy
+	ttl     time.Duration
+	maxBody int64
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// NewTokenExchange checks opts and returns an exchange. It reports the first
+// invalid option by its field name: a missing Verifier, Issuer or Roles, no
+// audience, an invalid audience name, an unknown, reserved or repeated
+// approved role, an audience that approves nothing without AllowEmpty, a
+// negative TTL or MaxBodyBytes.
+func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
+	switch {
+	case opts.Verifier == nil:
+		return nil, errors.New("middleware: TokenExchangeOptions.Verifier is required")
+	case opts.Issuer == nil:
+		return nil, errors.New("middleware: TokenExchangeOptions.Issuer is required")
+	case opts.Roles == nil:
+		return nil, errors.New("middleware: TokenExchangeOptions.Roles is required")
+	case len(opts.Audiences) == 0:
+		return nil, errors.New("middleware: TokenExchangeOptions.Audiences is required")
+	case opts.TTL < 0:
+		return nil, errors.New("middleware: TokenExchangeOptions.TTL is negative")
+	case opts.MaxBodyBytes < 0:
+		return nil, errors.New("middleware: TokenExchangeOptions.MaxBodyBytes is negative")
+	}
+	e := &TokenExchange{
+		v:       opts.Verifier,
+		issuer:  opts.Issuer,
+		aud:     make(map[string]AudiencePolicy, len(opts.Audiences)),
+		ttl:     opts.TTL,
+		maxBody: opts.MaxBodyBytes,
+		now:     opts.Now,
+		log:     opts.Logger,
+	}
+	if e.ttl == 0 {
+		e.ttl = DefaultExchangeTTL
+	}
+	if e.maxBody == 0 {
+		e.maxBody = DefaultExchangeMaxBody
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	for name, p := range opts.Audiences {
+		if !validAudience(name) {
+			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences: audience %q must be 1..%d printable ASCII characters without spaces", name, maxAudienceLen)
+		}
+		if len(p.Roles) == 0 && !p.AllowEmpty {
+			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q] approves no role and does not AllowEmpty: every exchange would be refused", name)
+		}
+		for i, r := range p.Roles {
+			if !opts.Roles.Known(r) {
+				return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: approved role %q is not declared", name, r)
+			}
+			if slices.Contains(p.Roles[:i], r) {
+				return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: approved role %q is listed twice", name, r)
+			}
+		}
+		e.aud[name] = AudiencePolicy{Roles: slices.Clone(p.Roles), AllowEmpty: p.AllowEmpty}
+	}
+	return e, nil
+}
+
+// validAudience reports whether s is a usable audience name: 1..256 bytes of
+// printable ASCII without space.
+func validAudience(s string) bool {
+	if s == "" || len(s) > maxAudienceLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// ExchangedToken is a token issued by a TokenExchange, with what it holds.
+type ExchangedToken struct {
+	// Token is the signed token (a JWT): give it to the audience, never log
+	// it.
+	Token string
+	// Subject is the subject token's (and the issued token's) sub.
+	Subject string
+	// Audience is the issued token's only audience.
+	Audience string
+	// Expiry is the issued token's exp.
+	Expiry time.Time
+	// Grants are the issued token's grants, sorted by group then role.
+	Grants []capability.Grant
+
+	now time.Time // the exchange's clock when the token was minted
+}
+
+// ExchangeError is the error of a refused exchange. Its Err is for the
+// server's log; the client receives only Code.
+type ExchangeError struct {
+	// Status is the HTTP status of the answer.
+	Status int
+	// Code is the OAuth error code, one of the Exchange… constants.
+	Code string
+	// Reason says more, for logs and metrics: for invalid_grant the
+	// middleware's Reason… code of the subject token ("expired",
+	// "wrong_audience", …), otherwise a short phrase such as
+	// "repeated parameter".
+	Reason string
+	// Err is the underlying error, if any: for invalid_grant the
+	// verifier's (matching capability.ErrInvalidToken).
+	Err error
+}
+
+func (e *ExchangeError) Error() string {
+	msg := "middleware: token exchange refused: " + e.Code
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns Err.
+func (e *ExchangeError) Unwrap() error { return e.Err }
+
+// unconfigured is the error of a TokenExchange not built by
+// NewTokenExchange.
+func unconfigured() *ExchangeError {
+	return exchangeError(http.StatusInternalServerError, ExchangeServerError, "not built by NewTokenExchange", nil)
+}
+
+func exchangeError(status int, code, reason string, err error) *ExchangeError {
+	return &ExchangeError{Status: status, Code: code, Reason: reason, Err: err}
+}
+
+func badExchange(reason string) *ExchangeError {
+	return exchangeError(http.StatusBadRequest, ExchangeInvalidRequest, reason, nil)
+}
+
+// exchangeParams are the request parameters the exchange reads (RFC 8693
+// §2.1); none of them may appear in the query string.
+var exchangeParams = []string{
+	"grant_type", "subject_token", "subject_token_type", "audience", "resource",
+	"scope", "requested_token_type", "actor_token", "actor_token_type",
+}
+
+// Exchange exchanges subjectToken for a token for audience, exactly as
+// ServeHTTP does for a request with these parameters, and logs the outcome.
+// It is for a server that calls a plugin or a service itself, in process.
+// Its error is an *ExchangeError.
+func (e *TokenExchange) Exchange(ctx context.Context, subjectToken, audience string) (*ExchangedToken, error) {
+	if e == nil || e.v == nil {
+		return nil, unconfigured()
+	}
+	var t *ExchangedToken
+	var sub string
+	var xerr *ExchangeError
+	if subjectToken == "" {
+		xerr = badExchange("missing subject_token")
+	} else if audience == "" {
+		xerr = badExchange("missing audience")
+	} else {
+		t, sub, xerr = e.exchange(ctx, subjectToken, audience)
+	}
+	e.logExchange(ctx, audience, sub, t, xerr)
+	if xerr != nil {
+		return nil, xerr
+	}
+	return t, nil
+}
+
+// ServeHTTP answers a token exchange request (see TokenExchange).
+func (e *TokenExchange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e == nil || e.v == nil {
+		writeExchangeError(w, unconfigured())
+		return
+	}
+	form, xerr := e.parse(w, r)
+	var t *ExchangedToken
+	var sub, audience string
+	if xerr == nil {
+		audience = form.Get("audience")
+		xerr = checkExchangeParams(form)
+	}
+	if xerr == nil {
+		t, sub, xerr = e.exchange(r.Context(), form.Get("subject_token"), audience)
+	}
+	e.logExchange(r.Context(), audience, sub, t, xerr)
+	if xerr != nil {
+		writeExchangeError(w, xerr)
+		return
+	}
+	// Rounded down: the client never believes the token lives longer than
+	// it does.
+	expiresIn := int64(t.Expiry.Sub(t.now) / time.Second)
+	writeExchangeJSON(w, http.StatusOK, struct {
+		AccessToken     string `json:"access_token"`
+		IssuedTokenType string `json:"issued_token_type"`
+		TokenType       string `json:"token_type"`
+		ExpiresIn       int64  `json:"expires_in"`
+	}{t.Token, TokenTypeJWT, "Bearer", max(expiresIn, 0)})
+}
+
+// parse checks the method, media type and size of r and returns its body's
+// parameters, each present at most once.
+func (e *TokenExchange) parse(w http.ResponseWriter, r *http.Request) (url.Values, *ExchangeError) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, exchangeError(http.StatusMethodNotAllowed, ExchangeInvalidRequest, "method "+strconv.Quote(bounded(r.Method, 16)), nil)
+	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, exchangeError(http.StatusUnsupportedMediaType, ExchangeInvalidRequest, "media type", nil)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, exchangeError(http.StatusUnsupportedMediaType, ExchangeInvalidRequest, "charset", nil)
+	}
+	if r.URL != nil && r.URL.RawQuery != "" {
+		q, _ := url.ParseQuery(r.URL.RawQuery) // the pairs that parse
+		for _, p := range exchangeParams {
+			if q.Has(p) {
+				return nil, badExchange("parameter in the query string")
+			}
+		}
+	}
+	if r.Body == nil {
+		return nil, badExchange("missing grant_type")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, exchangeError(http.StatusRequestEntityTooLarge, ExchangeInvalidRequest, "body too large", err)
+		}
+		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidRequest, "body unreadable", err)
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, badExchange("malformed body")
+	}
+	for _, vs := range form {
+		if len(vs) > 1 {
+			// RFC 6749 §3.2: parameters MUST NOT be included more than once.
+			return nil, badExchange("repeated parameter")
+		}
+	}
+	return form, nil
+}
+
+// checkExchangeParams checks the parameters other than subject_token's
+// value and the audience's value.
+func checkExchangeParams(form url.Values) *ExchangeError {
+	switch gt := form.Get("grant_type"); {
+	case gt == "":
+		return badExchange("missing grant_type")
+	case gt != GrantTypeTokenExchange:
+		return exchangeError(http.StatusBadRequest, ExchangeUnsupportedGrantType, "grant_type", nil)
+	}
+	if form.Get("subject_token") == "" {
+		return badExchange("missing subject_token")
+	}
+	switch form.Get("subject_token_type") {
+	case TokenTypeJWT, TokenTypeAccessToken:
+	case "":
+		return badExchange("missing subject_token_type")
+	default:
+		return badExchange("unsupported subject_token_type")
+	}
+	if form.Has("actor_token") || form.Has("actor_token_type") {
+		return badExchange("delegation (actor_token) is not supported")
+	}
+	switch form.Get("requested_token_type") {
+	case "", TokenTypeJWT, TokenTypeAccessToken:
+	default:
+		return badExchange("unsupported requested_token_type")
+	}
+	if form.Get("audience") == "" {
+		return badExchange("missing audience")
+	}
+	if form.Has("scope") {
+		return exchangeError(http.StatusBadRequest, ExchangeInvalidScope, "scope is not supported", nil)
+	}
+	if form.Has("resource") {
+		return exchangeError(http.StatusBadRequest, ExchangeInvalidTarget, "resource is not supported", nil)
+	}
+	return nil
+}
+
+// exchange verifies tok and mints the narrowed token for audience. It also
+// returns the subject once the subject token is verified, for the log.
+func (e *TokenExchange) exchange(ctx context.Context, tok, audience string) (*ExchangedToken, string, *ExchangeError) {
+	c, err := e.v.Verify(ctx, tok)
+	if err != nil {
+		if errors.Is(err, capability.ErrInvalidToken) {
+			return nil, "", exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, tokenReason(err), err)
+		}
+		if unavailable(err) {
+			return nil, "", exchangeError(http.StatusServiceUnavailable, ExchangeTemporarilyUnavailable, ReasonVerifierError, err)
+		}
+		return nil, "", exchangeError(http.StatusInternalServerError, ExchangeServerError, ReasonVerifierError, err)
+	}
+	if c == nil {
+		return nil, "", exchangeError(http.StatusInternalServerError, ExchangeServerError, ReasonVerifierError,
+			errors.New("middleware: verifier returned no capability and no error"))
+	}
+	t, xerr := e.narrow(c, audience)
+	return t, c.Subject(), xerr
+}
+
+// narrow mints the token of verified capability c for audience.
+func (e *TokenExchange) narrow(c *capability.Capability, audience string) (*ExchangedToken, *ExchangeError) {
+	if c.Subject() == "" {
+		// An exchanged token acts for someone; a token naming no one
+		// cannot be exchanged.
+		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, "no subject", nil)
+	}
+	policy, ok := e.aud[audience]
+	if !ok {
+		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidTarget, "undeclared audience", nil)
+	}
+	grants, err := c.GrantsWithin(policy.Roles...)
+	if err != nil {
+		// The verifier's hierarchy is not TokenExchangeOptions.Roles.
+		return nil, exchangeError(http.StatusInternalServerError, ExchangeServerError, "role hierarchy mismatch", err)
+	}
+	if len(grants) == 0 && !policy.AllowEmpty {
+		return nil, exchangeError(http.StatusForbidden, ExchangeAccessDenied, "no grant within the approved roles", nil)
+	}
+	now := e.now()
+	exp := now.Add(e.ttl)
+	if c.Expiry().Before(exp) {
+		exp = c.Expiry()
+	}
+	// The issuer truncates exp to the second; do it first so that the
+	// token never outlives the subject token, and refuse a subject token
+	// with less than a second left (the verifier tolerates clock skew).
+	exp = exp.Truncate(time.Second)
+	if exp.Sub(now) < time.Second {
+		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, ReasonExpired, nil)
+	}
+	signed, err := e.issuer.Mint(capability.Params{
+		Subject:  c.Subject(),
+		Audience: []string{audience},
+		Expiry:   exp,
+		Grants:   grants,
+		// Admin is deliberately false: see TokenExchange.
+	})
+	if err != nil {
+		return nil, exchangeError(http.StatusInternalServerError, ExchangeServerError, "mint", err)
+	}
+	return &ExchangedToken{Token: signed, Subject: c.Subject(), Audience: audience, Expiry: exp, Grants: grants, now: now}, nil
+}
+
+// exchangeErrorBodies holds the JSON bodies of the error codes.
+var exchangeErrorBodies = func() map[string][]byte {
+	m := make(map[string][]byte)
+	for _, code := range []string{
+		ExchangeInvalidRequest, ExchangeUnsupportedGrantType, ExchangeInvalidGrant, ExchangeInvalidTarget,
+		ExchangeInvalidScope, ExchangeAccessDenied, ExchangeServerError, ExchangeTemporarilyUnavailable,
+	} {
+		m[code] = []byte(`{"error":"` + code + `"}` + "\n")
+	}
+	return m
+}()
+
+// writeExchangeError writes the OAuth error answer of e: its status and its
+// code, nothing else.
+func writeExchangeError(w http.ResponseWriter, e *ExchangeError) {
+	status, body := e.Status, exchangeErrorBodies[e.Code]
+	if body == nil || status < 400 || status > 599 {
+		status, body = http.StatusInternalServerError, exchangeErrorBodies[ExchangeServerError]
+	}
+	setExchangeHeaders(w.Header())
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func writeExchangeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeExchangeError(w, exchangeError(http.StatusInternalServerError, ExchangeServerError, "encode", err))
+		return
+	}
+	setExchangeHeaders(w.Header())
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// setExchangeHeaders sets the headers of every answer (RFC 6749 §5.1).
+func setExchangeHeaders(h http.Header) {
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// logExchange writes the one record of an exchange. The audience is
+// untrusted input: an undeclared one is quoted and bounded. No token is
+// logged; the subject only when the subject token's signature verified.
+func (e *TokenExchange) logExchange(ctx context.Context, audience, sub string, t *ExchangedToken, xerr *ExchangeError) {
+	if e.log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if xerr != nil && xerr.Status >= 500 {
+		level = slog.LevelError
+	}
+	if !e.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	if xerr == nil {
+		attrs = append(attrs, slog.String("outcome", "issued"), slog.Int("status", http.StatusOK))
+	} else {
+		attrs = append(attrs, slog.String("outcome", xerr.Code), slog.String("reason", xerr.Reason), slog.Int("status", xerr.Status))
+	}
+	if _, ok := e.aud[audience]; ok {
+		attrs = append(attrs, slog.String("audience", audience))
+	} else if audience != "" {
+		attrs = append(attrs, slog.String("audience", quoteBounded(audience, maxAudienceLen)))
+	}
+	if sub == "" && xerr != nil {
+		var te *capability.TokenError
+		if errors.As(xerr.Err, &te) {
+			sub = te.Subject // set only when the signature verified
+		}
+	}
+	if sub != "" {
+		attrs = append(attrs, slog.String("sub", bounded(sub, maxLogSubject)))
+	}
+	if t != nil {
+		attrs = append(attrs, slog.Int("grants", len(t.Grants)), slog.Time("exp", t.Expiry))
+	}
+	if xerr != nil && xerr.Status >= 500 && xerr.Err != nil {
+		attrs = append(attrs, slog.String("error", xerr.Err.Error()))
+	}
+	e.log.LogAttrs(ctx, level, "keyhole: token exchange", attrs...)
+}
