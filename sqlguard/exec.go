@@ -1,0 +1,340 @@
+package sqlguard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keyhole-go/keyhole/capability"
+)
+
+// DB is what a policy executes on: *pgxpool.Pool, *pgx.Conn and pgx.Tx
+// satisfy it.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Write is a declared insert, update, delete or upsert.
+type Write struct{ c *compiled }
+
+// List is a declared select of many rows.
+type List struct{ c *compiled }
+
+// Get is a declared select of one row by key.
+type Get struct{ c *compiled }
+
+// Info describes the policy.
+func (p *Write) Info() PolicyInfo { return p.c.info.clone() }
+
+// Info describes the policy.
+func (p *List) Info() PolicyInfo { return p.c.info.clone() }
+
+// Info describes the policy.
+func (p *Get) Info() PolicyInfo { return p.c.info.clone() }
+
+// Bind returns the SQL text and the arguments that a call with capability
+// c and values would execute, without executing it.
+func (p *Write) Bind(c *capability.Capability, values ...any) (string, []any, error) {
+	return p.c.bindText(c, values)
+}
+
+// Bind returns the SQL text and the arguments that a call would execute.
+func (p *List) Bind(c *capability.Capability, values ...any) (string, []any, error) {
+	return p.c.bindText(c, values)
+}
+
+// Bind returns the SQL text and the arguments that a call would execute.
+func (p *Get) Bind(c *capability.Capability, values ...any) (string, []any, error) {
+	return p.c.bindText(c, values)
+}
+
+func (c *compiled) bindText(cp *capability.Capability, values []any) (string, []any, error) {
+	st, args, err := c.bind(cp, values)
+	if err != nil {
+		return "", nil, err
+	}
+	return st.sql, args, nil
+}
+
+// Exec runs the write for capability c with the call's values. It returns
+// nil when at least one row was written; otherwise *DeniedError (the row
+// exists and the caller may read it, or the caller named the group) or an
+// error wrapping ErrNotFound, decided by the statement itself. Errors of
+// PostgreSQL are wrapped: IsUniqueViolation and friends, or errors.As
+// with *pgconn.PgError, see them.
+func (p *Write) Exec(ctx context.Context, db DB, c *capability.Capability, values ...any) error {
+	st, args, err := p.c.bind(c, values)
+	if err != nil {
+		return err
+	}
+	if p.c.shape == shapeExec {
+		tag, err := db.Exec(ctx, st.sql, args...)
+		if err != nil {
+			return p.c.wrap(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return p.c.failure(values)
+		}
+		return nil
+	}
+	return p.c.queryWrite(ctx, db, st, args, values, nil)
+}
+
+// QueryRow runs the write when Scan is called and scans the first row of
+// its RETURNING columns into Scan's destinations. Scan returns the errors
+// Exec would.
+func (p *Write) QueryRow(ctx context.Context, db DB, c *capability.Capability, values ...any) Row {
+	return Row{ctx: ctx, db: db, cap: c, values: values, write: p.c}
+}
+
+// Query runs the list for capability c. Rows the caller may not read are
+// not returned.
+func (p *List) Query(ctx context.Context, db DB, c *capability.Capability, values ...any) (pgx.Rows, error) {
+	st, args, err := p.c.bind(c, values)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, st.sql, args...)
+	if err != nil {
+		return nil, p.c.wrap(err)
+	}
+	return rows, nil
+}
+
+// QueryRow selects the row when Scan is called. Scan answers an error
+// wrapping ErrNotFound for a missing row and for a row the caller may not
+// read (a *DeniedError for the latter when the policy sets
+// DistinguishDenied).
+func (p *Get) QueryRow(ctx context.Context, db DB, c *capability.Capability, values ...any) Row {
+	return Row{ctx: ctx, db: db, cap: c, values: values, get: p.c}
+}
+
+// Row is the deferred result of Write.QueryRow and Get.QueryRow: the
+// statement runs in Scan.
+type Row struct {
+	ctx    context.Context
+	db     DB
+	cap    *capability.Capability
+	values []any
+	write  *compiled
+	get    *compiled
+}
+
+// Scan runs the statement and scans the first row into dest (dest may be
+// empty, or hold nil to skip a column).
+func (r Row) Scan(dest ...any) error {
+	switch {
+	case r.write != nil:
+		c := r.write
+		st, args, err := c.bind(r.cap, r.values)
+		if err != nil {
+			return err
+		}
+		if c.shape == shapeExec {
+			tag, err := r.db.Exec(r.ctx, st.sql, args...)
+			if err != nil {
+				return c.wrap(err)
+			}
+			if tag.RowsAffected() == 0 {
+				return c.failure(r.values)
+			}
+			return nil
+		}
+		return c.queryWrite(r.ctx, r.db, st, args, r.values, dest)
+	case r.get != nil:
+		return r.get.queryGet(r.ctx, r.db, r.cap, r.values, dest)
+	}
+	return errors.New("sqlguard: Scan of a zero Row")
+}
+
+// queryWrite runs a write that returns rows. dest nil: Exec, rows are
+// drained; otherwise the first done row is scanned into dest.
+func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, values, dest []any) error {
+	rows, err := db.Query(ctx, st.sql, args...)
+	if err != nil {
+		return c.wrap(err)
+	}
+	defer rows.Close()
+	var (
+		status int32
+		group  *string
+		n      int
+		fail   error
+		d      []any
+	)
+	for rows.Next() {
+		if c.shape == shapeStatus {
+			if d == nil {
+				d = make([]any, 2+c.nret)
+			}
+			clear(d)
+			d[0], d[1] = &status, &group
+			if err := rows.Scan(d...); err != nil {
+				return c.wrap(err)
+			}
+			if status != statusDone {
+				if fail == nil {
+					fail = c.denial(status, group, values)
+				}
+				continue
+			}
+		}
+		n++
+		if n == 1 && len(dest) > 0 {
+			if c.shape == shapeStatus {
+				d[0], d[1] = nil, nil
+				if len(dest) > 0 {
+					copy(d[2:], dest)
+				}
+				if len(dest) != c.nret {
+					return fmt.Errorf("sqlguard: %s: %d scan destinations for %d returned columns", c.info.Name, len(dest), c.nret)
+				}
+				err = rows.Scan(d...)
+			} else {
+				err = rows.Scan(dest...)
+			}
+			if err != nil {
+				return c.wrap(err)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return c.wrap(err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if fail != nil {
+		return fail
+	}
+	return c.failure(values)
+}
+
+func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
+	st, args, err := c.bind(cp, values)
+	if err != nil {
+		return err
+	}
+	rows, err := db.Query(ctx, st.sql, args...)
+	if err != nil {
+		return c.wrap(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return c.wrap(err)
+		}
+		return c.notFound()
+	}
+	if c.shape == shapeGetDistinguish {
+		var found bool
+		var ok *bool
+		d := make([]any, 2+len(dest))
+		d[0], d[1] = &found, &ok
+		if err := rows.Scan(d...); err != nil {
+			return c.wrap(err)
+		}
+		if ok == nil {
+			if found {
+				return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the row's group"}
+			}
+			return c.notFound()
+		}
+		d[0], d[1] = nil, nil
+		copy(d[2:], dest)
+		dest = d
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return c.wrap(err)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return c.wrap(err)
+	}
+	return nil
+}
+
+// failure is the error of a write that touched no row and reports no
+// status: a direct insert names the group the caller gave; anything else
+// is not found.
+func (c *compiled) failure(values []any) error {
+	if c.directGroup >= 0 {
+		return c.deniedIn(values[c.directGroup])
+	}
+	return c.notFound()
+}
+
+func (c *compiled) deniedIn(v any) error {
+	need := "role " + c.info.Role
+	if _, g, err := c.reg.groupValue(v); err == nil {
+		need += " in group " + g.String()
+	}
+	if c.conds {
+		need += " (and the policy's conditions)"
+	}
+	return &DeniedError{Policy: c.info.Name, Need: need}
+}
+
+// denial maps a status row to the error. group is set only for a row the
+// caller may read.
+func (c *compiled) denial(status int32, group *string, values []any) error {
+	switch status {
+	case statusDeniedRow:
+		need := "role " + c.info.Role
+		if group != nil {
+			need += " in group " + *group
+		} else {
+			need += " in the row's group"
+		}
+		if c.info.OwnerColumn != "" {
+			need += " (or being the row's " + c.info.OwnerColumn + ")"
+		}
+		return &DeniedError{Policy: c.info.Name, Need: need}
+	case statusDeniedNew:
+		if c.checkGroup >= 0 && c.groupVals[c.checkGroup] {
+			return c.deniedIn(values[c.checkGroup])
+		}
+		return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the new parent's group"}
+	case statusDeniedCond:
+		if c.conds {
+			return &DeniedError{Policy: c.info.Name, Need: "the policy's conditions on the row"}
+		}
+		return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the row's current group"}
+	case statusDeniedExist:
+		return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the existing row's group"}
+	}
+	return c.notFound()
+}
+
+// policyError wraps an error with the policy's name, and an optional
+// cause: "sqlguard: threads.create: invalid input: 2 values, want 3".
+type policyError struct {
+	policy string
+	err    error
+	cause  error
+}
+
+func (e *policyError) Error() string {
+	msg := strings.TrimPrefix(e.err.Error(), "sqlguard: ")
+	if e.cause != nil {
+		msg += ": " + e.cause.Error()
+	}
+	return "sqlguard: " + e.policy + ": " + msg
+}
+
+func (e *policyError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.err, e.cause}
+	}
+	return []error{e.err}
+}
+
+func (c *compiled) notFound() error { return &policyError{policy: c.info.Name, err: ErrNotFound} }
+
+func (c *compiled) wrap(err error) error { return &policyError{policy: c.info.Name, err: err} }

@@ -1,0 +1,4 @@
+-- threads.peek (select-one) on threads
+-- $1: value 0 (id)
+-- $2: groups member
+SELECT "sg_s"."sg_found", "sg_r".* FROM (SELECT EXISTS (SELECT 1 FROM "threads" AS "t" WHERE "t"."id" = $1) AS "sg_found") AS "sg_s" LEFT JOIN (SELECT TRUE AS "sg_ok", "sg_q".* FROM (SELECT t.id, t.title FROM (SELECT * FROM "threads" AS "t" WHERE ("t"."id" = $1) AND ("t"."group_id" = ANY($2::int8[]))) AS "t") AS "sg_q") AS "sg_r" ON TRUE;
