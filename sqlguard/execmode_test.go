@@ -1,0 +1,64 @@
+package sqlguard_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyhole-go/keyhole/internal/testdb"
+)
+
+// TestQueryExecModes runs one statement of each shape in every pgx query
+// mode, the simple protocol included (a transaction-mode pooler): the
+// bound arrays are text, cast in the statement, so no mode needs to know
+// their type.
+func TestQueryExecModes(t *testing.T) {
+	for _, kind := range allKinds {
+		db := testdb.New(t, forumSchema(kind))
+		seedForum(t, db, kind)
+		f := newForum(t, kind)
+		c := forumCaps(t, kind)
+		ctx := context.Background()
+		for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+			cfg, err := pgx.ParseConfig(db.URL + "&default_query_exec_mode=" + mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			for _, tc := range []struct {
+				what string
+				err  error
+				want string
+			}{
+				{"create thread", f.createThread.QueryRow(ctx, tx, c.bob, "t", grp(kind, 13)).Scan(&id), "ok"},
+				{"create thread elsewhere", f.createThread.Exec(ctx, tx, c.bob, "t", grp(kind, 1)), "denied"},
+				{"create post", f.createPost.QueryRow(ctx, tx, c.alice, "p", int64(1)).Scan(&id), "ok"},
+				{"announce", f.announce.Exec(ctx, tx, c.alice, "a", int64(1)), "denied"},
+				{"delete", f.deleteThread.Exec(ctx, tx, c.alice, int64(3)), "notfound"},
+				{"edit own", f.editPost.Exec(ctx, tx, c.bob, int64(11), "x"), "ok"},
+				{"peek", f.peekThread.QueryRow(ctx, tx, c.alice, int64(3)).Scan(&id, new(string)), "denied"},
+				{"upsert", f.upsertThread.Exec(ctx, tx, c.alice, int64(600), "u", grp(kind, 2)), "ok"},
+				{"list", listsSome(ctx, tx, f.listThreads, c.big, int64(0)), "ok"},
+			} {
+				if got := outcome(tc.err); got != tc.want {
+					t.Errorf("%v %s: %s: got %s, want %s (%v)", kind, mode, tc.what, got, tc.want, tc.err)
+				}
+			}
+			if err := tx.Rollback(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,663 @@
+package sqlguard
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/keyhole-go/keyhole/capability"
+)
+
+// The second wall
+//
+// SecondWall turns the registry's declarations into PostgreSQL roles,
+// GRANTs and row-level security policies, so that a raw statement that
+// forgot its guard (or a guard with a bug) still cannot read or write a row
+// outside the caller's groups, and cannot touch a table or a column that no
+// policy uses. The guards stay the first wall: they decide, and tell denied
+// from not found; the second wall only ever refuses what no policy allows.
+//
+// Roles. For each application role R a NOLOGIN role <prefix>role_<R>
+// holds exactly the table privileges of the policies that need R: SELECT on
+// the table and on the parent tables the guard reads, INSERT on the
+// inserted columns, UPDATE on the Set columns (column privileges), DELETE,
+// and UPDATE on a parent's key column where the guard locks the parent (a
+// row lock needs an UPDATE privilege). The hierarchy is mirrored (a
+// moderator's role is granted the member's role). One NOLOGIN role
+// <prefix>app is granted every role's role and the privileges of unguarded
+// policies: it is the role WithCapability switches to. One role for every
+// capability, and not one per capability's highest role, because a
+// capability may act through a policy whose role it does not hold (the
+// row's owner, the admin override): which rows it may touch is decided per
+// row by the policies below, reading the capability's groups per role from
+// transaction-local settings.
+//
+// Settings, set by WithCapability with set_config(name, value, true), so
+// that they end with the transaction (safe behind a transaction-mode
+// pooler): <ns>.groups_<role> (the capability's groups for the role, an
+// array literal), <ns>.admin and <ns>.subject. A policy reads them in an
+// uncorrelated scalar subquery,
+//
+//	(SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])
+//
+// which PostgreSQL evaluates once per statement (an InitPlan), not once per
+// row: the array literal is parsed once. A missing setting is the empty
+// array, a missing admin flag false and a missing subject NULL: a session
+// that forgot WithCapability sees no row and writes none (fail closed).
+//
+// Policies, one per table and command, the OR of the guards of the
+// registry's policies on that table, merged per parent chain (one EXISTS
+// holding the OR of the roles' groups): SELECT (every policy's row
+// predicate, with its read role too, and the parent rows a guard reads),
+// INSERT (WITH CHECK: the inserted row's group), DELETE, and UPDATE, whose
+// WITH CHECK pairs each update policy's filter on the old row with its
+// check on the new row and allows only that policy's Set columns to change
+// (the old row is read back by Key in a generated STABLE SECURITY DEFINER
+// function <prefix>chk_<n>, which sees the statement's snapshot; a policy
+// may not read its own table directly): the OR of permissive policies
+// cannot combine one policy's rows with another policy's columns.
+// Unguarded policies add TRUE for their commands.
+//
+// Where the wall is wider than a single guard, by construction:
+//   - reads: SELECT is the union over every policy of the table, because
+//     PostgreSQL requires an UPDATE's or a DELETE's rows (and RETURNING
+//     rows) to pass the SELECT policies too: a raw select sees every row
+//     some policy of the table may touch (declare the list policies as
+//     wide as the writes, e.g. with the same admin override);
+//   - the wall judges the change a statement makes, a guard the statement:
+//     a raw "move" to the group a row is already in is, to the wall, an
+//     edit another policy allows;
+//   - inserts: the INSERT column privileges of <prefix>app are the union of
+//     the table's insert policies, so a raw insert may set a column (an
+//     explicit id) that only another insert policy writes, in a group
+//     where some insert policy allows it.
+//
+// What the wall does not carry: the extra conditions (Policy.Where), the
+// caller's query (joins to tables no policy names get no GRANT: declare a
+// policy for them, or grant them yourself), and the difference between
+// denied and not found. Where only the wall refuses, PostgreSQL answers
+// insufficient_privilege (42501, IsInsufficientPrivilege) or simply no row:
+// an upsert over an existing row the wall hides raises 42501 instead of
+// *DeniedError, and a DistinguishDenied Get answers not found for a row the
+// wall hides. An update policy may not set its own Key columns (the old row
+// is found by Key). The generated functions run with the search_path of
+// the script (SET search_path FROM CURRENT): run it with a search_path of
+// trusted schemas only.
+//
+// FORCE ROW LEVEL SECURITY is off unless WallOptions.Force: the tables'
+// owner (migrations, maintenance) bypasses the policies, and the
+// application must not connect as the owner or as a role with BYPASSRLS.
+// WithCapability switches to <prefix>app in any case.
+
+// WallOptions configures the second wall. The zero value is usable.
+type WallOptions struct {
+	// Prefix of the PostgreSQL roles and policy names: <prefix>app,
+	// <prefix>role_<role>, <prefix>select. Default "keyhole_". It must
+	// match ^[a-z_][a-z0-9_]*$.
+	Prefix string
+	// Settings is the namespace of the transaction-local settings
+	// (<ns>.admin, <ns>.subject, <ns>.groups_<role>). Default "keyhole".
+	Settings string
+	// Grantees are existing login roles allowed to switch to <prefix>app
+	// (GRANT <prefix>app TO grantee): the application's connection role.
+	Grantees []string
+	// Force adds FORCE ROW LEVEL SECURITY: the tables' owner is then
+	// confined too (superusers and BYPASSRLS roles never are).
+	Force bool
+}
+
+func (o WallOptions) prefix() string {
+	if o.Prefix == "" {
+		return "keyhole_"
+	}
+	return o.Prefix
+}
+
+func (o WallOptions) ns() string {
+	if o.Settings == "" {
+		return "keyhole"
+	}
+	return o.Settings
+}
+
+func (o WallOptions) validate() error {
+	if !plainIdent(o.prefix()) || len(o.prefix()) > 40 {
+		return fmt.Errorf("sqlguard: wall: Prefix %q must match ^[a-z_][a-z0-9_]*$ (at most 40 bytes)", o.Prefix)
+	}
+	if !plainIdent(o.ns()) || len(o.ns()) > 40 {
+		return fmt.Errorf("sqlguard: wall: Settings %q must match ^[a-z_][a-z0-9_]*$ (at most 40 bytes)", o.Settings)
+	}
+	for _, g := range o.Grantees {
+		if _, err := ident(g); err != nil {
+			return fmt.Errorf("sqlguard: wall: Grantees: %v", err)
+		}
+	}
+	return nil
+}
+
+func plainIdent(s string) bool {
+	_, err := ident(s)
+	return err == nil
+}
+
+// AppRole is the PostgreSQL role WithCapability switches to.
+func (o WallOptions) AppRole() string { return o.prefix() + "app" }
+
+// RoleFor is the PostgreSQL role holding the privileges of the policies
+// that need the application role role.
+func (o WallOptions) RoleFor(role string) string { return o.prefix() + "role_" + encodeName(role) }
+
+// GroupsSetting is the name of the setting holding a capability's groups
+// for role.
+func (o WallOptions) GroupsSetting(role string) string {
+	return o.ns() + ".groups_" + encodeName(role)
+}
+
+// AdminSetting and SubjectSetting are the names of the settings holding
+// the capability's admin flag and subject.
+func (o WallOptions) AdminSetting() string   { return o.ns() + ".admin" }
+func (o WallOptions) SubjectSetting() string { return o.ns() + ".subject" }
+
+// encodeName maps a role name ([a-z0-9_.-]) to [a-z0-9_], injectively:
+// '_' becomes "__", other bytes "_" and two hex digits.
+func encodeName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			b.WriteByte(c)
+		case c == '_':
+			b.WriteString("__")
+		default:
+			fmt.Fprintf(&b, "_%02x", c)
+		}
+	}
+	return b.String()
+}
+
+// lit quotes s as an SQL string literal. Only names built from validated
+// identifiers reach it.
+func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// wall is the second wall being generated.
+type wall struct {
+	r         *Registry
+	o         WallOptions
+	arrayType string
+	tables    map[string]*tableWall
+	grants    map[string]map[string]*tableGrant // PostgreSQL role -> table -> privileges
+}
+
+type tableWall struct {
+	name      string
+	sel       predSet
+	ins       predSet
+	del       predSet
+	updUsing  predSet
+	updCheck  []string
+	funcs     []string        // CREATE FUNCTION of the update checks
+	updCols   map[string]bool // columns any role may UPDATE
+	updaters  []PolicyInfo    // update and upsert policies, for WITH CHECK
+	hasUpdate bool
+}
+
+type tableGrant struct {
+	sel, del bool
+	ins, upd map[string]bool
+}
+
+// SecondWall returns the SQL script (several statements, to run once as
+// the tables' owner or a superuser, e.g. in a migration) that creates the
+// roles, GRANTs and row-level security policies of the second wall for
+// the declared policies. Running it again brings an existing wall up to
+// date (roles are created if missing, the tables' privileges of the
+// wall's roles are revoked and granted again, policies are replaced).
+func (r *Registry) SecondWall(opts WallOptions) (string, error) {
+	if err := opts.validate(); err != nil {
+		return "", err
+	}
+	w := &wall{r: r, o: opts, arrayType: arrayTypes[r.kind], tables: map[string]*tableWall{}, grants: map[string]map[string]*tableGrant{}}
+	pols := r.Policies()
+	for _, role := range r.roles.Names() {
+		if n := len(opts.RoleFor(role)); n > 63 {
+			return "", fmt.Errorf("sqlguard: wall: role name %s is %d bytes, PostgreSQL's limit is 63", opts.RoleFor(role), n)
+		}
+	}
+	for _, p := range pols {
+		if err := w.add(p); err != nil {
+			return "", err
+		}
+	}
+	n := 0
+	for _, name := range w.tableNames() {
+		t := w.tables[name]
+		for _, p := range t.updaters {
+			n++
+			w.updateCheck(t, p, opts.prefix()+"chk_"+fmt.Sprint(n))
+		}
+	}
+	return w.script(), nil
+}
+
+func appendUnique(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+func (w *wall) table(name string) *tableWall {
+	t := w.tables[name]
+	if t == nil {
+		t = &tableWall{name: name, updCols: map[string]bool{}}
+		w.tables[name] = t
+	}
+	return t
+}
+
+func (w *wall) grant(pgRole, table string) *tableGrant {
+	m := w.grants[pgRole]
+	if m == nil {
+		m = map[string]*tableGrant{}
+		w.grants[pgRole] = m
+	}
+	g := m[table]
+	if g == nil {
+		g = &tableGrant{ins: map[string]bool{}, upd: map[string]bool{}}
+		m[table] = g
+	}
+	return g
+}
+
+// Setting readers: uncorrelated scalar subqueries, evaluated once per
+// statement.
+func (w *wall) groupsExpr(role string) string {
+	return "(SELECT COALESCE(NULLIF(current_setting(" + lit(w.o.GroupsSetting(role)) + ", true), ''), '{}')::" + w.arrayType + ")"
+}
+
+func (w *wall) adminExpr() string {
+	return "(SELECT COALESCE(NULLIF(current_setting(" + lit(w.o.AdminSetting()) + ", true), '')::boolean, false))"
+}
+
+func (w *wall) subjectExpr() string {
+	return "(SELECT NULLIF(current_setting(" + lit(w.o.SubjectSetting()) + ", true), ''))"
+}
+
+// groupPred is the group comparison of the row ref reached through hops
+// (from ref's column hops[0].Column), for role, with the admin override.
+func (w *wall) groupPred(ref string, hops []Parent, groupCol, role string, admin bool) string {
+	return w.groupPredRoles(ref, hops, groupCol, []string{role}, admin)
+}
+
+// groupPredRoles compares the group with the groups of any of roles.
+func (w *wall) groupPredRoles(ref string, hops []Parent, groupCol string, roles []string, admin bool) string {
+	cmp := func(row string) string {
+		var alt []string
+		for _, role := range roles {
+			// The outer cast is a no-op that makes the subquery an
+			// expression (not ANY (subquery)); the parse of the array
+			// stays in the InitPlan.
+			alt = append(alt, row+"."+q(groupCol)+" = ANY("+w.groupsExpr(role)+"::"+w.arrayType+")")
+		}
+		if admin {
+			alt = append(alt, w.adminExpr())
+		}
+		return "(" + strings.Join(alt, " OR ") + ")"
+	}
+	if len(hops) == 0 {
+		return cmp(ref)
+	}
+	var b strings.Builder
+	b.WriteString("EXISTS (SELECT 1 FROM ")
+	alias := func(i int) string { return q(w.o.prefix() + "p" + fmt.Sprint(i+1)) }
+	for i, h := range hops {
+		if i > 0 {
+			b.WriteString(" JOIN ")
+		}
+		b.WriteString(q(h.Table) + " AS " + alias(i))
+		if i > 0 {
+			b.WriteString(" ON " + alias(i) + "." + q(parentKey(h)) + " = " + alias(i-1) + "." + q(h.Column))
+		}
+	}
+	b.WriteString(" WHERE " + alias(0) + "." + q(parentKey(hops[0])) + " = " + ref + "." + q(hops[0].Column))
+	b.WriteString(" AND " + cmp(alias(len(hops)-1)) + ")")
+	return b.String()
+}
+
+// predSet is the OR of the row predicates of one table and command,
+// merged: one comparison (or one EXISTS) per parent chain holding the OR
+// of its roles' groups, where a role's groups are dropped when a role it
+// includes is already there (its groups are a superset).
+type predSet struct {
+	any    bool // TRUE: an unguarded policy
+	chains []*chainTerm
+	owners []string
+}
+
+type chainTerm struct {
+	key      string
+	hops     []Parent
+	groupCol string
+	roles    []string
+	admin    bool
+}
+
+func (s *predSet) empty() bool { return !s.any && len(s.chains) == 0 && len(s.owners) == 0 }
+
+func (s *predSet) addGroup(roles *capability.Roles, hops []Parent, groupCol, role string, admin bool) {
+	key := PermissionGroup(PolicyInfo{Parents: hops, GroupColumn: groupCol})
+	var t *chainTerm
+	for _, c := range s.chains {
+		if c.key == key {
+			t = c
+		}
+	}
+	if t == nil {
+		t = &chainTerm{key: key, hops: hops, groupCol: groupCol}
+		s.chains = append(s.chains, t)
+	}
+	t.admin = t.admin || admin
+	for _, r := range t.roles {
+		if roles.Includes(role, r) {
+			return // r's groups include role's
+		}
+	}
+	t.roles = slices.DeleteFunc(t.roles, func(r string) bool { return roles.Includes(r, role) })
+	t.roles = append(t.roles, role)
+}
+
+func (s *predSet) addOwner(col string) {
+	if !slices.Contains(s.owners, col) {
+		s.owners = append(s.owners, col)
+	}
+}
+
+// addRow adds the guard of an existing row of p for role.
+func (s *predSet) addRow(roles *capability.Roles, p PolicyInfo, role string) {
+	if p.Unguarded != "" {
+		s.any = true
+		return
+	}
+	s.addGroup(roles, p.Parents, p.GroupColumn, role, p.AdminOverride)
+	if p.OwnerColumn != "" {
+		s.addOwner(p.OwnerColumn)
+	}
+}
+
+// render returns the predicate on the row ref.
+func (w *wall) render(s *predSet, ref string) string {
+	if s.any {
+		return "TRUE"
+	}
+	var alt []string
+	for _, c := range s.chains {
+		alt = append(alt, w.groupPredRoles(ref, c.hops, c.groupCol, c.roles, c.admin))
+	}
+	for _, o := range s.owners {
+		alt = append(alt, ref+"."+q(o)+" = "+w.subjectExpr())
+	}
+	return or(alt)
+}
+
+// rowPred is the guard of an existing row ref of p's table for role.
+func (w *wall) rowPred(p PolicyInfo, ref, role string) string {
+	if p.Unguarded != "" {
+		return "TRUE"
+	}
+	s := w.groupPred(ref, p.Parents, p.GroupColumn, role, p.AdminOverride)
+	if p.OwnerColumn != "" {
+		s = "(" + s + " OR " + ref + "." + q(p.OwnerColumn) + " = " + w.subjectExpr() + ")"
+	}
+	return s
+}
+
+// movedColumn is the column whose change moves a row of p to another
+// group: the group column, or the first parent's reference.
+func movedColumn(p PolicyInfo) string {
+	if len(p.Parents) > 0 {
+		return p.Parents[0].Column
+	}
+	return p.GroupColumn
+}
+
+func (w *wall) add(p PolicyInfo) error {
+	roles := w.r.roles
+	t := w.table(p.Table)
+	pgRole := w.o.AppRole()
+	if p.Unguarded == "" {
+		pgRole = w.o.RoleFor(p.Role)
+	}
+	g := w.grant(pgRole, p.Table)
+	g.sel = true
+	t.sel.addRow(roles, p, p.Role)
+	if p.ReadRole != "" {
+		t.sel.addRow(roles, p, p.ReadRole)
+	}
+	// The parent rows the guard reads, and locks.
+	for i, h := range p.Parents {
+		pt := w.table(h.Table)
+		pg := w.grant(pgRole, h.Table)
+		pg.sel = true
+		for _, role := range []string{p.Role, p.ReadRole} {
+			if role != "" {
+				pt.sel.addGroup(roles, p.Parents[i+1:], p.GroupColumn, role, p.AdminOverride)
+			}
+		}
+		if p.Lock != "" {
+			pg.upd[parentKey(h)] = true
+			pt.updCols[parentKey(h)] = true
+			pt.hasUpdate = true
+			pt.updUsing.addGroup(roles, p.Parents[i+1:], p.GroupColumn, p.Role, p.AdminOverride)
+		}
+	}
+	switch p.Kind {
+	case KindInsert, KindInsertChild, KindUpsert:
+		for _, c := range writtenColumns(p) {
+			g.ins[c] = true
+		}
+		if p.Unguarded != "" {
+			t.ins.any = true
+		} else {
+			t.ins.addGroup(roles, p.Parents, p.GroupColumn, p.Role, p.AdminOverride)
+		}
+	case KindDelete:
+		g.del = true
+		t.del.addRow(roles, p, p.Role)
+	}
+	if p.Kind == KindUpdate || p.Kind == KindUpsert {
+		for _, k := range p.Key {
+			if slices.Contains(p.Set, k) {
+				return fmt.Errorf("sqlguard: wall: %s sets its key column %s: the wall cannot pair its old and new rows", p.Name, k)
+			}
+		}
+		for _, c := range p.Set {
+			g.upd[c] = true
+			t.updCols[c] = true
+		}
+		t.hasUpdate = true
+		t.updUsing.addRow(roles, p, p.Role)
+		t.updaters = append(t.updaters, p)
+	}
+	return nil
+}
+
+// updateCheck adds the WITH CHECK of one update policy p on t: the new
+// row passes p's check when p moves it, and the old row (read back by Key)
+// passed p's filter, with no updatable column outside p.Set changed.
+//
+// The old row is read by a STABLE SECURITY DEFINER function of the new
+// row, fn: a policy whose expression reads its own table would recurse
+// into its own policies (PostgreSQL refuses: infinite recursion detected
+// in policy). STABLE, it sees the statement's snapshot: the old row.
+func (w *wall) updateCheck(t *tableWall, p PolicyInfo, fn string) {
+	ref := q(t.name)
+	old := q(w.o.prefix() + "old")
+	var b strings.Builder
+	b.WriteString("SELECT EXISTS (SELECT 1 FROM " + ref + " AS " + old + " WHERE ")
+	for i, k := range p.Key {
+		if i > 0 {
+			b.WriteString(" AND ")
+		}
+		b.WriteString(old + "." + q(k) + " = $1." + q(k))
+	}
+	b.WriteString(" AND " + w.rowPred(p, old, p.Role))
+	cols := make([]string, 0, len(t.updCols))
+	for c := range t.updCols {
+		if !slices.Contains(p.Set, c) && !slices.Contains(p.Key, c) {
+			cols = append(cols, c)
+		}
+	}
+	sort.Strings(cols)
+	for _, c := range cols {
+		b.WriteString(" AND " + old + "." + q(c) + " IS NOT DISTINCT FROM $1." + q(c))
+	}
+	b.WriteString(")")
+	roles := []string{q(w.o.AppRole())}
+	for _, r := range w.r.roles.Names() {
+		roles = append(roles, q(w.o.RoleFor(r)))
+	}
+	t.funcs = append(t.funcs,
+		"CREATE OR REPLACE FUNCTION "+q(fn)+"("+ref+") RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $keyhole$\n    "+
+			b.String()+"\n$keyhole$;",
+		"REVOKE ALL ON FUNCTION "+q(fn)+"("+ref+") FROM PUBLIC;",
+		"GRANT EXECUTE ON FUNCTION "+q(fn)+"("+ref+") TO "+strings.Join(roles, ", ")+";")
+	check := q(fn) + "(" + ref + ")"
+	if p.Unguarded == "" && slices.Contains(p.Set, movedColumn(p)) {
+		check = "(" + w.groupPred(ref, p.Parents, p.GroupColumn, p.Role, p.AdminOverride) + " AND " + check + ")"
+	}
+	t.updCheck = appendUnique(t.updCheck, check)
+}
+
+func (w *wall) tableNames() []string {
+	names := make([]string, 0, len(w.tables))
+	for n := range w.tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func or(preds []string) string {
+	if len(preds) == 0 {
+		return "FALSE"
+	}
+	return strings.Join(preds, "\n    OR ")
+}
+
+func (w *wall) script() string {
+	o := w.o
+	var b strings.Builder
+	line := func(s ...string) {
+		for _, x := range s {
+			b.WriteString(x)
+		}
+		b.WriteString("\n")
+	}
+	line("-- keyhole second wall: roles, GRANTs and row-level security generated")
+	line("-- from the sqlguard registry. Run as the tables' owner. Settings read:")
+	line("-- ", o.AdminSetting(), ", ", o.SubjectSetting(), ", ", o.ns(), ".groups_<role>.")
+	line()
+	roles := w.r.roles.Names()
+	pgRoles := []string{o.AppRole()}
+	for _, r := range roles {
+		pgRoles = append(pgRoles, o.RoleFor(r))
+	}
+	line("-- Roles.")
+	for _, pr := range pgRoles {
+		line("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ", lit(pr), ") THEN CREATE ROLE ", q(pr), " NOLOGIN; END IF; END $$;")
+	}
+	for _, r := range roles {
+		for _, s := range roles {
+			if s != r && w.r.roles.Includes(r, s) {
+				line("GRANT ", q(o.RoleFor(s)), " TO ", q(o.RoleFor(r)), ";")
+			}
+		}
+		line("GRANT ", q(o.RoleFor(r)), " TO ", q(o.AppRole()), ";")
+	}
+	for _, g := range o.Grantees {
+		line("GRANT ", q(o.AppRole()), " TO ", q(g), ";")
+	}
+	names := make([]string, 0, len(w.tables))
+	for n := range w.tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	quotedRoles := make([]string, len(pgRoles))
+	for i, pr := range pgRoles {
+		quotedRoles[i] = q(pr)
+	}
+	line()
+	line("-- Privileges: exactly what each role's policies use.")
+	for _, n := range names {
+		line("REVOKE ALL ON TABLE ", q(n), " FROM ", strings.Join(quotedRoles, ", "), ";")
+	}
+	for _, pr := range pgRoles {
+		for _, n := range names {
+			g := w.grants[pr][n]
+			if g == nil {
+				continue
+			}
+			if g.sel {
+				line("GRANT SELECT ON TABLE ", q(n), " TO ", q(pr), ";")
+			}
+			if len(g.ins) > 0 {
+				line("GRANT INSERT (", colList(g.ins), ") ON TABLE ", q(n), " TO ", q(pr), ";")
+				// The sequences of the table's serial and identity columns.
+				line("DO $$ DECLARE s regclass; BEGIN FOR s IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class c ON c.oid = d.objid",
+					" WHERE d.classid = 'pg_class'::regclass AND d.refobjid = ", lit(q(n)), "::regclass AND d.deptype IN ('a', 'i') AND c.relkind = 'S'",
+					" LOOP EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, ", lit(pr), "); END LOOP; END $$;")
+			}
+			if len(g.upd) > 0 {
+				line("GRANT UPDATE (", colList(g.upd), ") ON TABLE ", q(n), " TO ", q(pr), ";")
+			}
+			if g.del {
+				line("GRANT DELETE ON TABLE ", q(n), " TO ", q(pr), ";")
+			}
+		}
+	}
+	line()
+	line("-- Row-level security: the OR of the guards per table and command.")
+	pn := func(s string) string { return q(o.prefix() + s) }
+	for _, n := range names {
+		t := w.tables[n]
+		tn := q(n)
+		line()
+		line("ALTER TABLE ", tn, " ENABLE ROW LEVEL SECURITY;")
+		if o.Force {
+			line("ALTER TABLE ", tn, " FORCE ROW LEVEL SECURITY;")
+		} else {
+			line("ALTER TABLE ", tn, " NO FORCE ROW LEVEL SECURITY;")
+		}
+		for _, cmd := range []string{"select", "insert", "update", "delete"} {
+			line("DROP POLICY IF EXISTS ", pn(cmd), " ON ", tn, ";")
+		}
+		line("CREATE POLICY ", pn("select"), " ON ", tn, " FOR SELECT USING (\n    ", w.render(&t.sel, tn), ");")
+		if !t.ins.empty() {
+			line("CREATE POLICY ", pn("insert"), " ON ", tn, " FOR INSERT WITH CHECK (\n    ", w.render(&t.ins, tn), ");")
+		}
+		for _, f := range t.funcs {
+			line(f)
+		}
+		if t.hasUpdate {
+			line("CREATE POLICY ", pn("update"), " ON ", tn, " FOR UPDATE USING (\n    ", w.render(&t.updUsing, tn), ")\n  WITH CHECK (\n    ", or(t.updCheck), ");")
+		}
+		if !t.del.empty() {
+			line("CREATE POLICY ", pn("delete"), " ON ", tn, " FOR DELETE USING (\n    ", w.render(&t.del, tn), ");")
+		}
+	}
+	return b.String()
+}
+
+func colList(m map[string]bool) string {
+	cols := make([]string, 0, len(m))
+	for c := range m {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	for i, c := range cols {
+		cols[i] = q(c)
+	}
+	return strings.Join(cols, ", ")
+}

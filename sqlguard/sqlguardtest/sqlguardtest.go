@@ -1,0 +1,85 @@
+// Package sqlguardtest holds test helpers for applications that declare
+// sqlguard policies.
+//
+// CheckLock is the approval test of an application: it compares the
+// application's registry with its checked-in lock file and fails on every
+// permission the lock does not approve. Approval is a reviewed diff of the
+// lock file, written by the same test run with -update:
+//
+//	var update = flag.Bool("update", false, "rewrite keyhole.lock")
+//
+//	func TestLock(t *testing.T) {
+//		sqlguardtest.CheckLock(t, registry, "keyhole.lock", *update)
+//	}
+package sqlguardtest
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"testing"
+
+	"github.com/keyhole-go/keyhole/sqlguard"
+)
+
+// CheckLock compares the policies declared in r with the lock file at path.
+//
+// Without update it fails the test (t.Error) once per new or widened
+// permission, naming it ("posts.delete now allows role member; approved:
+// moderator"), and logs (t.Log) narrowed and removed permissions without
+// failing. A missing lock file approves nothing. A lock file that cannot
+// be parsed fails the test.
+//
+// With update it writes r.LockFile() to path (when it differs) and logs
+// what changed: the diff of the file is then the approval to review.
+func CheckLock(t testing.TB, r *sqlguard.Registry, path string, update bool) {
+	t.Helper()
+	want := r.LockFile()
+	data, err := os.ReadFile(path)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		t.Fatalf("sqlguardtest: read lock: %v", err)
+	}
+	approved := &sqlguard.Approved{}
+	if !missing {
+		approved, err = sqlguard.ParseLockFile(data)
+		if err != nil {
+			if !update {
+				t.Fatalf("sqlguardtest: %s: %v (rewrite it with -update)", path, err)
+			}
+			approved = &sqlguard.Approved{}
+		}
+	}
+	diff := approved.Diff(r)
+	if update {
+		for _, c := range append(append(diff.Added, diff.Widened...), append(diff.Narrowed, diff.Removed...)...) {
+			t.Logf("sqlguardtest: %s: %s", path, c)
+		}
+		if missing || !bytes.Equal(data, want) {
+			if err := os.WriteFile(path, want, 0o644); err != nil {
+				t.Fatalf("sqlguardtest: write lock: %v", err)
+			}
+			t.Logf("sqlguardtest: wrote %s: review and commit its diff", path)
+		}
+		return
+	}
+	if missing {
+		t.Errorf("sqlguardtest: no lock file %s: every permission is unapproved (create it with -update)", path)
+	}
+	for _, c := range diff.Added {
+		t.Errorf("sqlguardtest: %s: not approved: %s", path, c)
+	}
+	for _, c := range diff.Widened {
+		t.Errorf("sqlguardtest: %s: not approved: %s", path, c)
+	}
+	for _, c := range diff.Narrowed {
+		t.Logf("sqlguardtest: %s: narrowed (approve with -update): %s", path, c)
+	}
+	for _, c := range diff.Removed {
+		t.Logf("sqlguardtest: %s: removed (approve with -update): %s", path, c)
+	}
+	if !diff.NeedsApproval() && !bytes.Equal(data, want) && !missing {
+		t.Logf("sqlguardtest: %s differs from the declared policies only in what needs no approval; -update rewrites it", path)
+	}
+}
