@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/sqlguard"
+)
+
+// The token's issuer and audience. The development login stands for an
+// auth service of its own; the forum API is one audience among others.
+const (
+	tokenIssuer   = "keyhole-forum-dev-login"
+	tokenAudience = "forum"
+	cookieName    = "forum_token"
+)
+
+// signingAlgorithm is the algorithm of the login's keys. Verification is
+// on every request and signing only at login: RS256 verifies fastest of
+// the asymmetric algorithms (an RSA public exponent of 65537 makes the
+// check a few multiplications; about half the time of EdDSA, see
+// BenchmarkForum), and every identity provider speaks it.
+const signingAlgorithm = capability.RS256
+
+// config is what newApp needs. Zero values are defaults.
+type config struct {
+	// DB is the forum's database.
+	DB *pgxpool.Pool
+	// Key signs the tokens (default: a fresh signingAlgorithm key, so that
+	// tokens of an earlier run do not verify).
+	Key *capability.SigningKey
+	// Now is the clock of the issuer and the verifier (default time.Now).
+	Now func() time.Time
+	// TTL is the tokens' lifetime (default 1h).
+	TTL time.Duration
+	// Logger receives refused requests and internal errors (default
+	// slog.Default).
+	Logger *slog.Logger
+}
+
+// app is the forum: the development login (the auth side) and the forum
+// itself (API and web page), in one process.
+type app struct {
+	db       *pgxpool.Pool
+	reg      *sqlguard.Registry
+	pol      *policies
+	issuer   *capability.Issuer
+	verifier *capability.Verifier
+	apiAuth  *middleware.Auth // API: problem answers
+	webAuth  *middleware.Auth // web page: a bad session goes back to the login
+	tmpl     *template.Template
+	log      *slog.Logger
+	now      func() time.Time
+	ttl      time.Duration
+
+	// createPost inserts a post: the guarded policy. The benchmark swaps
+	// in a plain insert to measure what the guard costs.
+	createPost func(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error)
+}
+
+func newApp(ctx context.Context, cfg config) (*app, error) {
+	if cfg.DB == nil {
+		return nil, errors.New("forum: no database")
+	}
+	a := &app{db: cfg.DB, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.ttl == 0 {
+		a.ttl = time.Hour
+	}
+	a.reg, a.pol = newPolicies()
+	// Run only what the checked-in keyhole.lock approves: a policy widened
+	// without review answers sqlguard.ErrNotApproved (403) before it
+	// reaches the database.
+	if err := approveLock(a.reg); err != nil {
+		return nil, err
+	}
+	a.createPost = a.createPostGuarded
+
+	key := cfg.Key
+	if key == nil {
+		var err error
+		if key, err = capability.GenerateKey(signingAlgorithm, "forum-"+a.now().UTC().Format("20060102T150405")); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	a.issuer, err = capability.NewIssuer(capability.IssuerOptions{
+		Issuer: tokenIssuer, Roles: forumRoles, Kind: capability.KindInt64,
+		Key: key, TTL: a.ttl, Now: a.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The API verifies like any keyhole service would. In one process a
+	// static key set is enough; a separate service would set JWKSURL to
+	// the login's /.well-known/jwks.json instead.
+	a.verifier, err = capability.NewVerifier(ctx, capability.VerifierOptions{
+		Issuer: tokenIssuer, Audience: tokenAudience,
+		Algorithms: []capability.Algorithm{key.Algorithm()}, Keys: a.issuer.PublicKeys(),
+		Roles: forumRoles, Kind: capability.KindInt64, Now: a.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.apiAuth, err = middleware.New(a.verifier, middleware.Options{
+		Realm: "forum", Cookie: cookieName, Logger: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.webAuth, err = middleware.New(a.verifier, middleware.Options{
+		Realm: "forum", Cookie: cookieName, Logger: a.log, ErrorWriter: a.webAuthError,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.tmpl, err = parseTemplates(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// handler returns the forum's routes, behind panic recovery and, for every
+// state-changing request, cross-origin protection (the web page
+// authenticates with a cookie).
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+
+	// The auth side.
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.Handle("/.well-known/jwks.json", middleware.JWKSHandler(a.issuer))
+
+	// The JSON API: every route needs a valid token.
+	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.apiAuth.Handler(h)) }
+	api("GET /api/me", a.apiMe)
+	api("GET /api/groups", a.apiGroups)
+	api("GET /api/groups/{id}", a.apiGroup)
+	api("GET /api/groups/{id}/threads", a.apiThreads)
+	api("POST /api/groups/{id}/threads", a.apiCreateThread)
+	api("GET /api/threads/{id}", a.apiThread)
+	api("DELETE /api/threads/{id}", a.apiDeleteThread)
+	api("POST /api/threads/{id}/move", a.apiMoveThread)
+	api("GET /api/threads/{id}/posts", a.apiPosts)
+	api("POST /api/threads/{id}/posts", a.apiCreatePost)
+	api("PATCH /api/posts/{id}", a.apiEditPost)
+	api("DELETE /api/posts/{id}", a.apiDeletePost)
+
+	// The web page.
+	mux.Handle("GET /{$}", a.webAuth.Optional(http.HandlerFunc(a.webHome)))
+	web := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.webAuth.Handler(h)) }
+	web("GET /groups/{id}", a.webGroup)
+	web("GET /threads/{id}", a.webThread)
+	web("POST /groups/{id}/threads", a.webCreateThread)
+	web("POST /threads/{id}/posts", a.webCreatePost)
+	web("POST /threads/{id}/delete", a.webDeleteThread)
+	web("POST /threads/{id}/move", a.webMoveThread)
+	web("POST /posts/{id}/edit", a.webEditPost)
+	web("POST /posts/{id}/delete", a.webDeletePost)
+
+	return middleware.RecoverWith(a.log, nil)(http.NewCrossOriginProtection().Handler(mux))
+}
+
+// logFailure logs an error that is not an ordinary refusal (denied, not
+// found, bad input): those are answers, not failures.
+func (a *app) logFailure(r *http.Request, err error) {
+	switch {
+	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotFound),
+		errors.Is(err, middleware.ErrBadRequest), errors.Is(err, middleware.ErrUnsupportedMediaType),
+		errors.Is(err, sqlguard.ErrInvalidInput):
+		return
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return
+	}
+	a.log.LogAttrs(r.Context(), slog.LevelError, "forum: request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+}
+
+// badRequest is an error the middleware answers with 400.
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", middleware.ErrBadRequest, fmt.Sprintf(format, args...))
+}

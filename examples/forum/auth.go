@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/middleware"
+)
+
+// This file is the auth side: a DEVELOPMENT login without passwords. Anyone
+// who can reach it can log in as any demo user. It stands for a real auth
+// service, which would authenticate the user before minting.
+
+// maxLoginBody bounds the login request.
+const maxLoginBody = 4 << 10
+
+// loginResponse is the JSON answer of POST /login.
+type loginResponse struct {
+	Token     string    `json:"token"`
+	User      string    `json:"user"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// login mints a token for a demo user from the user's memberships:
+//
+//	POST /login  {"user":"alice"}             -> 200 {"token": ...} and the cookie
+//	POST /login  user=alice (an HTML form)    -> 303 to / with the cookie
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	form := mt == "application/x-www-form-urlencoded"
+	var name string
+	if form {
+		r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+		if err := r.ParseForm(); err != nil {
+			a.webError(w, r, badRequest("unreadable form"))
+			return
+		}
+		name = r.PostForm.Get("user")
+	} else {
+		var in struct {
+			User string `json:"user"`
+		}
+		if err := middleware.DecodeJSON(w, r, &in, maxLoginBody); err != nil {
+			middleware.WriteError(w, r, err)
+			return
+		}
+		name = in.User
+	}
+
+	token, exp, err := a.mint(r, name)
+	if err != nil {
+		if errors.Is(err, errUnknownUser) {
+			err = badRequest("unknown demo user")
+		}
+		a.logFailure(r, err)
+		if form {
+			a.webError(w, r, err)
+		} else {
+			middleware.WriteError(w, r, err)
+		}
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: token, Path: "/",
+		Expires: exp, MaxAge: int(exp.Sub(a.now()).Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil, // plain http on the loopback in development
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	if form {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: name, ExpiresAt: exp})
+}
+
+// mint looks the user's grants up and signs a token for the forum's
+// audience.
+func (a *app) mint(r *http.Request, name string) (string, time.Time, error) {
+	admin, grants, err := a.grantsOf(r.Context(), name)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	exp := a.now().Add(a.ttl).Truncate(time.Second)
+	token, err := a.issuer.Mint(capability.Params{
+		Subject:  name,
+		Audience: []string{tokenAudience},
+		Expiry:   exp,
+		Grants:   grants,
+		Admin:    admin,
+	})
+	return token, exp, err
+}
+
+// logout clears the session cookie.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	clearSession(w)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// webAuthError answers a web request that the middleware refused: a
+// session that is missing, expired or signed by the key of an earlier run
+// goes back to the login page, without its cookie.
+func (a *app) webAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *middleware.AuthError
+	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusBadRequest) {
+		clearSession(w)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	middleware.WriteError(w, r, err)
+}

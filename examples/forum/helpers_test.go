@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+// forum is a running forum for a test: the app on the unprivileged test
+// role's pool, seeded through the owner's pool, behind a loopback
+// httptest server.
+type forum struct {
+	t      testing.TB
+	db     *testdb.DB
+	app    *app
+	srv    *httptest.Server
+	key    *capability.SigningKey
+	tokens map[string]string
+}
+
+func newForum(t testing.TB) *forum {
+	t.Helper()
+	db := testdb.New(t, schema)
+	ctx := context.Background()
+	if err := seed(ctx, db.Owner); err != nil {
+		t.Fatal(err)
+	}
+	key := testKey(t)
+	a, err := newApp(ctx, config{DB: db.Pool, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.handler())
+	t.Cleanup(srv.Close)
+	return &forum{t: t, db: db, app: a, srv: srv, key: key, tokens: map[string]string{}}
+}
+
+// testKey is the signing key of the tests' forums, made once (an RSA key
+// takes a while).
+func testKey(t testing.TB) *capability.SigningKey {
+	t.Helper()
+	key, err := testKeyOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+var testKeyOnce = sync.OnceValues(func() (*capability.SigningKey, error) {
+	return capability.GenerateKey(signingAlgorithm, "test-1")
+})
+
+// token logs user in through POST /login (once per test).
+func (f *forum) token(user string) string {
+	f.t.Helper()
+	if tok, ok := f.tokens[user]; ok {
+		return tok
+	}
+	status, body := f.do("POST", "/login", "", `{"user":"`+user+`"}`)
+	if status != http.StatusOK {
+		f.t.Fatalf("login %s: got %d %s, want 200", user, status, body)
+	}
+	var lr loginResponse
+	if err := json.Unmarshal(body, &lr); err != nil || lr.Token == "" {
+		f.t.Fatalf("login %s: %s: %v", user, body, err)
+	}
+	f.tokens[user] = lr.Token
+	return lr.Token
+}
+
+// do sends a request with a bearer token (none if "") and a JSON body
+// (none if ""), and returns the status and the body.
+func (f *forum) do(method, path, token, body string) (int, []byte) {
+	f.t.Helper()
+	status, b, err := f.try(method, path, token, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return status, b
+}
+
+// try is do for any goroutine: it returns the error instead of failing.
+func (f *forum) try(method, path, token, body string) (int, []byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, f.srv.URL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, bytes.TrimSpace(b), err
+}
+
+// as sends a request as user.
+func (f *forum) as(user, method, path, body string) (int, []byte) {
+	f.t.Helper()
+	return f.do(method, path, f.token(user), body)
+}
+
+// exec runs SQL as the owner (setup and checks, outside the policies).
+func (f *forum) exec(sql string, args ...any) {
+	f.t.Helper()
+	if _, err := f.db.Owner.Exec(context.Background(), sql, args...); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// id runs a query returning one int8 as the owner.
+func (f *forum) id(sql string, args ...any) int64 {
+	f.t.Helper()
+	var n int64
+	if err := f.db.Owner.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+// newThread inserts a thread in group g as the owner.
+func (f *forum) newThread(g int64, title string) int64 {
+	f.t.Helper()
+	return f.id("insert into threads (group_id, title, created_by) values ($1, $2, 'setup') returning id", g, title)
+}
+
+// newPost inserts a post into thread th as the owner.
+func (f *forum) newPost(th int64, author, content string) int64 {
+	f.t.Helper()
+	return f.id("insert into posts (thread_id, author, content) values ($1, $2, $3) returning id", th, author, content)
+}
+
+// fingerprint is a digest of every row of the forum's tables: equal
+// fingerprints mean that no row was added, removed or changed.
+func (f *forum) fingerprint() string {
+	f.t.Helper()
+	var s string
+	err := f.db.Owner.QueryRow(context.Background(), `select md5(
+		coalesce((select string_agg(t::text, '|' order by id) from threads t), '') || '#' ||
+		coalesce((select string_agg(p::text, '|' order by id) from posts p), '') || '#' ||
+		coalesce((select string_agg(g::text, '|' order by id) from groups g), ''))`).Scan(&s)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+func (f *forum) exists(table string, id int64) bool {
+	f.t.Helper()
+	var ok bool
+	if err := f.db.Owner.QueryRow(context.Background(), "select exists (select 1 from "+table+" where id = $1)", id).Scan(&ok); err != nil {
+		f.t.Fatal(err)
+	}
+	return ok
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/testdb"
+	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/sqlguardtest"
+)
+
+var update = flag.Bool("update", false, "rewrite keyhole.lock from the declared policies (review the diff: it is the approval)")
+
+// TestLock is the forum's approval test: a new or widened permission fails
+// until keyhole.lock is rewritten with -update and the diff reviewed.
+//
+//	go test ./examples/forum -run TestLock -update
+func TestLock(t *testing.T) {
+	reg, _ := newPolicies()
+	sqlguardtest.CheckLock(t, reg, "keyhole.lock", *update)
+}
+
+// TestApproveLock: the embedded lock approves every declared policy, so
+// approving it at start refuses nothing.
+func TestApproveLock(t *testing.T) {
+	if *update {
+		t.Skip("-update: the embedded lock is the one before the rewrite")
+	}
+	reg, _ := newPolicies()
+	a, err := sqlguard.ParseLockFile(approvedLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range reg.Policies() {
+		if err := a.Check(reg, p); err != nil {
+			t.Errorf("%s: %v", p.Name, err)
+		}
+	}
+	if err := approveLock(reg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSecondWall applies the second wall generated from the forum's
+// policies to the forum's schema, and checks that a raw query inside
+// sqlguard.WithCapability sees only the capability's groups while the
+// guarded policies still work.
+func TestSecondWall(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.New(t, schema)
+	reg, p := newPolicies()
+	var login string
+	if err := db.Pool.QueryRow(ctx, "select current_user").Scan(&login); err != nil {
+		t.Fatal(err)
+	}
+	opts := sqlguard.WallOptions{Prefix: db.Name + "_", Grantees: []string{login}}
+	script, err := reg.SecondWall(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{pgx.Identifier{opts.AppRole()}.Sanitize()}
+	for _, r := range forumRoles.Names() {
+		roles = append(roles, pgx.Identifier{opts.RoleFor(r)}.Sanitize())
+	}
+	list := strings.Join(roles, ", ")
+	t.Cleanup(func() {
+		if _, err := db.Owner.Exec(context.Background(), "drop owned by "+list+"; drop role "+list); err != nil {
+			t.Errorf("drop the wall's roles: %v", err)
+		}
+	})
+	if _, err := db.Owner.Exec(ctx, script); err != nil {
+		t.Fatalf("apply the wall: %v", err)
+	}
+	if _, err := db.Owner.Exec(ctx, `
+		insert into groups (id, name) values (1, 'one'), (2, 'two');
+		insert into threads (group_id, title, created_by) values (1, 'a', 'ann'), (2, 'b', 'bob')`); err != nil {
+		t.Fatal(err)
+	}
+	c, err := capability.New(forumRoles, capability.KindInt64, capability.Params{Subject: "ann", Expiry: time.Now().Add(time.Hour),
+		Grants: []capability.Grant{{Group: capability.Int64Group(1), Role: roleMember}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sqlguard.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
+		var n int
+		if err := tx.QueryRow(ctx, "select count(*) from threads").Scan(&n); err != nil {
+			return err
+		}
+		if n != 1 {
+			t.Errorf("a member of group 1 reads %d threads raw, want 1", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sqlguard.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "insert into threads (group_id, title, created_by) values (2, 'x', 'ann')")
+		return err
+	})
+	if !sqlguard.IsInsufficientPrivilege(err) {
+		t.Errorf("raw insert into group 2: got %v, want insufficient_privilege", err)
+	}
+	err = sqlguard.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
+		var id int64
+		var at time.Time
+		return p.threadCreate.QueryRow(ctx, tx, c, capability.Int64Group(1), "guarded").Scan(&id, &at)
+	})
+	if err != nil {
+		t.Errorf("guarded create behind the wall: %v", err)
+	}
+}

@@ -1,0 +1,169 @@
+// Command forum is the forum of keyhole's design notes, runnable in one
+// command:
+//
+//	go run ./examples/forum
+//
+// It starts an embedded PostgreSQL (or uses -database / DATABASE_URL),
+// migrates and seeds demo data, and serves a JSON API under /api/, a small
+// web page at /, a development login at POST /login and the login's keys
+// at /.well-known/jwks.json, on 127.0.0.1:8080.
+//
+// The login has NO PASSWORDS: it is for development only.
+//
+// Flags:
+//
+//	-addr HOST:PORT   listen address (default 127.0.0.1:8080)
+//	-data DIR         data directory of the embedded PostgreSQL, kept between runs
+//	                  (default: a temporary directory, removed at exit)
+//	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL)
+//	-audit            print the audit report of the forum's policies and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyhole-go/keyhole/internal/testdb"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "forum:", strings.TrimPrefix(err.Error(), "forum: "))
+		os.Exit(1)
+	}
+}
+
+// run is the program; it returns when ctx is done or on SIGINT/SIGTERM,
+// after shutting the HTTP server, then PostgreSQL, down.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("forum", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
+	data := fs.String("data", "", "data `directory` of the embedded PostgreSQL, kept between runs\n(default: a temporary directory, removed at exit)")
+	dbURL := fs.String("database", "", "libpq `URL` of an existing PostgreSQL database to use instead of\nthe embedded one (default $DATABASE_URL)")
+	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *audit {
+		reg, _ := newPolicies()
+		return printAudit(stdout, reg)
+	}
+
+	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	url := *dbURL
+	if url == "" {
+		url = os.Getenv("DATABASE_URL")
+	}
+	if url == "" {
+		dir, temp := *data, false
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "keyhole-forum-"); err != nil {
+				return err
+			}
+			temp = true
+		}
+		note := "kept between runs"
+		if temp {
+			note = "temporary, removed at exit; -data DIR keeps it"
+		}
+		fmt.Fprintf(stdout, "forum: starting PostgreSQL, data in %s (%s)\n", dir, note)
+		var stopPG func() error
+		if url, stopPG, err = testdb.Start(ctx, dir); err != nil {
+			if temp {
+				os.RemoveAll(dir)
+			}
+			return err
+		}
+		defer func() {
+			fmt.Fprintln(stdout, "forum: stopping PostgreSQL")
+			if serr := stopPG(); serr != nil && err == nil {
+				err = fmt.Errorf("stopping PostgreSQL: %w", serr)
+			}
+			if temp {
+				os.RemoveAll(dir)
+			}
+		}()
+	}
+
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close() // before PostgreSQL stops: defers run last in, first out
+	if err := migrate(ctx, pool); err != nil {
+		return err
+	}
+	if err := seed(ctx, pool); err != nil {
+		return err
+	}
+	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(slog.NewTextHandler(stderr, nil).WithGroup("http"), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	banner(stdout, "http://"+ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	stopSignals() // a second Ctrl-C kills the process
+	fmt.Fprintln(stdout, "forum: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting the HTTP server down: %w", err)
+	}
+	return nil
+}
+
+// banner prints where the forum listens, who can log in, and a curl line.
+// The first line is what scripts (and the start-up test) wait for.
+func banner(w io.Writer, base string) {
+	fmt.Fprintf(w, "forum: listening on %s/\n", base)
+	fmt.Fprintln(w, "forum: DEVELOPMENT LOGIN WITHOUT PASSWORDS: anyone who can reach this address can act as any demo user.")
+	fmt.Fprintln(w, "forum: demo users:")
+	for _, u := range demoUsers {
+		fmt.Fprintf(w, "  %-6s %s\n", u.Name, u.Describe())
+	}
+	fmt.Fprintln(w, "forum: open the page, or log in as alice and post into thread 1 with curl:")
+	fmt.Fprintf(w, "  TOKEN=$(curl -s %s/login -H 'Content-Type: application/json' -d '{\"user\":\"alice\"}' | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/') && curl -s %s/api/threads/1/posts -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"content\":\"hello from curl\"}'\n", base, base)
+	fmt.Fprintln(w, "forum: Ctrl-C stops the server and PostgreSQL.")
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/sqlguard"
+)
+
+// The forum's rows as the API shows them.
+type group struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+type thread struct {
+	ID        int64     `json:"id"`
+	GroupID   int64     `json:"group_id"`
+	GroupName string    `json:"group_name,omitempty"`
+	Title     string    `json:"title"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type post struct {
+	ID        int64      `json:"id"`
+	ThreadID  int64      `json:"thread_id"`
+	Author    string     `json:"author"`
+	Content   string     `json:"content"`
+	CreatedAt time.Time  `json:"created_at"`
+	EditedAt  *time.Time `json:"edited_at,omitempty"`
+}
+
+// page is a page of a list: newest first; the next page is before the
+// last id.
+type page struct {
+	Before int64 // only ids below it; math.MaxInt64 for the first page
+	Limit  int
+}
+
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+	maxTitle     = 200   // characters, as the schema checks
+	maxContent   = 10000 // characters, as the schema checks
+)
+
+var firstPage = page{Before: math.MaxInt64, Limit: defaultLimit}
+
+// Every method below hands the capability and the call's values to a
+// declared policy: none decides access itself.
+
+func (a *app) listGroups(ctx context.Context, c *capability.Capability, p page) ([]group, error) {
+	rows, err := a.pol.groupsList.Query(ctx, a.db, c, p.Before, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (g group, err error) {
+		err = r.Scan(&g.ID, &g.Name)
+		return g, err
+	})
+}
+
+func (a *app) getGroup(ctx context.Context, c *capability.Capability, id int64) (group, error) {
+	var g group
+	err := a.pol.groupGet.QueryRow(ctx, a.db, c, id).Scan(&g.ID, &g.Name)
+	return g, err
+}
+
+func (a *app) listThreads(ctx context.Context, c *capability.Capability, groupID int64, p page) ([]thread, error) {
+	rows, err := a.pol.threadsList.Query(ctx, a.db, c, groupID, p.Before, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (t thread, err error) {
+		err = r.Scan(&t.ID, &t.GroupID, &t.Title, &t.CreatedBy, &t.CreatedAt)
+		return t, err
+	})
+}
+
+func (a *app) getThread(ctx context.Context, c *capability.Capability, id int64) (thread, error) {
+	var t thread
+	err := a.pol.threadGet.QueryRow(ctx, a.db, c, id).Scan(&t.ID, &t.GroupID, &t.GroupName, &t.Title, &t.CreatedBy, &t.CreatedAt)
+	return t, err
+}
+
+func (a *app) createThread(ctx context.Context, c *capability.Capability, groupID int64, title string) (thread, error) {
+	if err := checkText("title", title, maxTitle); err != nil {
+		return thread{}, err
+	}
+	t := thread{GroupID: groupID, Title: title, CreatedBy: c.Subject()}
+	err := a.pol.threadCreate.QueryRow(ctx, a.db, c, groupID, title).Scan(&t.ID, &t.CreatedAt)
+	return t, noGroup(err)
+}
+
+func (a *app) deleteThread(ctx context.Context, c *capability.Capability, id int64) error {
+	return a.pol.threadDelete.Exec(ctx, a.db, c, id)
+}
+
+func (a *app) moveThread(ctx context.Context, c *capability.Capability, id, groupID int64) error {
+	return noGroup(a.pol.threadMove.Exec(ctx, a.db, c, id, groupID))
+}
+
+// listPosts lists a thread's posts; a thread the caller may not see is
+// not found (rather than an empty list).
+func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID int64, p page) ([]post, error) {
+	if _, err := a.getThread(ctx, c, threadID); err != nil {
+		return nil, err
+	}
+	rows, err := a.pol.postsList.Query(ctx, a.db, c, threadID, p.Before, p.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (p post, err error) {
+		err = r.Scan(&p.ID, &p.ThreadID, &p.Author, &p.Content, &p.CreatedAt, &p.EditedAt)
+		return p, err
+	})
+}
+
+func (a *app) createPostGuarded(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error) {
+	p := post{ThreadID: threadID, Author: c.Subject(), Content: content}
+	err := a.pol.postCreate.QueryRow(ctx, a.db, c, threadID, content).Scan(&p.ID, &p.CreatedAt)
+	return p, err
+}
+
+func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, content string) error {
+	if err := checkText("content", content, maxContent); err != nil {
+		return err
+	}
+	return a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+}
+
+func (a *app) deletePost(ctx context.Context, c *capability.Capability, id int64) error {
+	return a.pol.postDelete.Exec(ctx, a.db, c, id)
+}
+
+// noGroup turns the foreign key error of a group that does not exist
+// (only an admin's statement gets that far) into not found.
+func noGroup(err error) error {
+	if sqlguard.IsForeignKeyViolation(err) {
+		return fmt.Errorf("forum: no such group: %w", sqlguard.ErrNotFound)
+	}
+	return err
+}
+
+// checkText validates a title or a post's content before it reaches the
+// database, whose check constraint would otherwise answer 500.
+func checkText(field, s string, max int) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return badRequest("%s is empty", field)
+	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
+		return badRequest("%s is not valid text", field)
+	case utf8.RuneCountInString(s) > max:
+		return badRequest("%s is longer than %d characters", field, max)
+	}
+	return nil
+}
+
+// errUnknownUser is the login's answer to a name that is not a demo user.
+var errUnknownUser = errors.New("forum: unknown user")
+
+// grantsOf reads the auth side's tables: the user's admin flag and
+// memberships. This is the auth service's own lookup, not a forum request,
+// so it runs without a capability.
+func (a *app) grantsOf(ctx context.Context, name string) (admin bool, grants []capability.Grant, err error) {
+	err = a.db.QueryRow(ctx, "select admin from users where name = $1", name).Scan(&admin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil, errUnknownUser
+	}
+	if err != nil {
+		return false, nil, err
+	}
+	rows, err := a.db.Query(ctx, "select group_id, role from memberships where user_name = $1 order by group_id", name)
+	if err != nil {
+		return false, nil, err
+	}
+	grants, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (capability.Grant, error) {
+		var g int64
+		var role string
+		err := r.Scan(&g, &role)
+		return capability.Grant{Group: capability.Int64Group(g), Role: role}, err
+	})
+	return admin, grants, err
+}
+
+// roleIn is the caller's role in group g, for display only (what the page
+// offers); PostgreSQL decides what is allowed.
+func roleIn(c *capability.Capability, g int64) string {
+	if c.Admin() {
+		return "admin"
+	}
+	switch {
+	case c.Has(roleModerator, capability.Int64Group(g)):
+		return roleModerator
+	case c.Has(roleMember, capability.Int64Group(g)):
+		return roleMember
+	}
+	return ""
+}
