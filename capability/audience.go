@@ -32,15 +32,16 @@ func (c *Capability) GrantsWithin(approved ...string) ([]Grant, error) {
 		}
 	}
 	var out []Grant
-	for i := 0; i < len(c.grants); {
-		// c.grants is sorted by group: take one group's grants at a time.
+	grants := c.grantList()
+	for i := 0; i < len(grants); {
+		// grants are sorted by group: take one group's grants at a time.
 		j := i + 1
-		for j < len(c.grants) && c.grants[j].Group == c.grants[i].Group {
+		for j < len(grants) && grants[j].Group == grants[i].Group {
 			j++
 		}
-		g := c.grants[i].Group
+		g := grants[i].Group
 		var held []string // the roles kept in g, maximal ones only
-		for _, gr := range c.grants[i:j] {
+		for _, gr := range grants[i:j] {
 			for _, a := range approved {
 				if a == RoleNone {
 					continue

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 	"time"
 )
 
@@ -51,12 +51,20 @@ type Capability struct {
 	id       string
 	iat      time.Time
 	exp      time.Time
-	grants   []Grant
 	admin    bool
 	roles    *Roles
 	kind     GroupKind
-	byRole   map[string]*GroupSet // role -> groups where a held role includes it
-	empty    *GroupSet
+	// byRole[i] holds the groups where a held role includes roles.names[i].
+	byRole []*GroupSet
+	empty  *GroupSet
+	// nGrants is the number of grants, duplicates merged.
+	nGrants int
+
+	// The grants, sorted by group then role: set by New, or built on first
+	// use by grantList from held (see newFromHeld), once.
+	grantsOnce sync.Once
+	grants     []Grant
+	held       []heldGroups
 }
 
 // New builds a capability for the role hierarchy roles and group ids of the
@@ -82,6 +90,7 @@ func New(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
 		return nil, fmt.Errorf("%w: no expiry", ErrBadCapability)
 	}
 	grants := make([]Grant, 0, len(p.Grants))
+	known := ""
 	for _, g := range p.Grants {
 		if g.Group.kind != kind {
 			return nil, fmt.Errorf("%w: group %s is %v, want %v", ErrBadCapability, g.Group, g.Group.kind, kind)
@@ -89,43 +98,93 @@ func New(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
 		if g.Role == RoleNone {
 			continue // holds nothing
 		}
-		if !roles.Known(g.Role) {
-			return nil, fmt.Errorf("%w: unknown role %q", ErrBadCapability, g.Role)
+		if g.Role != known { // grants of one role tend to come in runs
+			if !roles.Known(g.Role) {
+				return nil, fmt.Errorf("%w: unknown role %q", ErrBadCapability, g.Role)
+			}
+			known = g.Role
 		}
 		grants = append(grants, g)
 	}
-	slices.SortFunc(grants, func(a, b Grant) int {
-		if c := compareGroups(a.Group, b.Group); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Role, b.Role)
-	})
+	// Grants usually arrive sorted (the issuer writes them so): checking
+	// is linear, and then no sort is needed.
+	if !slices.IsSortedFunc(grants, compareGrants) {
+		slices.SortFunc(grants, compareGrants)
+	}
 	grants = slices.Compact(grants)
-	c := &Capability{
+	c := newShell(roles, kind, p)
+	c.grants = grants
+	c.nGrants = len(grants)
+	// The role index of each grant, one map lookup per run of equal roles,
+	// instead of two lookups per grant and role in roles.Includes.
+	idx := make([]uint8, len(grants))
+	last, li := "", 0
+	for i, g := range grants {
+		if g.Role != last {
+			last, li = g.Role, roles.index[g.Role]
+		}
+		idx[i] = uint8(li)
+	}
+	// grants are sorted by group, so each role's groups come out sorted, and
+	// a group held in two roles that include the role comes out twice in a
+	// row: the sets need neither a sort nor a second copy.
+	for j := range roles.names {
+		n := 0
+		for i := range grants {
+			if roles.incl[idx[i]][j] {
+				n++
+			}
+		}
+		if n == 0 {
+			c.byRole[j] = c.empty
+			continue
+		}
+		s := &GroupSet{kind: kind}
+		switch kind {
+		case KindInt64:
+			s.ints = make([]int64, 0, n)
+		case KindUUID:
+			s.uuids = make([][16]byte, 0, n)
+		case KindText:
+			s.texts = make([]string, 0, n)
+		}
+		var prev Group
+		for i, g := range grants {
+			if !roles.incl[idx[i]][j] || (i > 0 && g.Group == prev) {
+				continue
+			}
+			prev = g.Group
+			switch kind {
+			case KindInt64:
+				s.ints = append(s.ints, g.Group.n)
+			case KindUUID:
+				u, _ := g.Group.UUID()
+				s.uuids = append(s.uuids, u)
+			case KindText:
+				s.texts = append(s.texts, g.Group.s)
+			}
+		}
+		c.byRole[j] = s
+	}
+	return c, nil
+}
+
+// newShell returns a capability with p's parts other than the grants; the
+// caller fills byRole (one set per role of roles.names) and the grants.
+func newShell(roles *Roles, kind GroupKind, p Params) *Capability {
+	return &Capability{
 		subject:  p.Subject,
 		issuer:   p.Issuer,
 		audience: slices.Clone(p.Audience),
 		id:       p.ID,
 		iat:      p.IssuedAt,
 		exp:      p.Expiry,
-		grants:   grants,
 		admin:    p.Admin,
 		roles:    roles,
 		kind:     kind,
-		byRole:   make(map[string]*GroupSet, len(roles.names)),
-		empty:    newGroupSet(kind, nil),
+		byRole:   make([]*GroupSet, len(roles.names)),
+		empty:    &GroupSet{kind: kind},
 	}
-	var buf []Group
-	for _, role := range roles.names {
-		buf = buf[:0]
-		for _, g := range grants {
-			if roles.Includes(g.Role, role) {
-				buf = append(buf, g.Group)
-			}
-		}
-		c.byRole[role] = newGroupSet(kind, buf)
-	}
-	return c, nil
 }
 
 // Subject returns the token's subject ("" for nil).
@@ -206,7 +265,7 @@ func (c *Capability) Grants() []Grant {
 	if c == nil {
 		return nil
 	}
-	return slices.Clone(c.grants)
+	return slices.Clone(c.grantList())
 }
 
 // Groups returns the groups in which the capability holds role, or a role
@@ -214,11 +273,11 @@ func (c *Capability) Grants() []Grant {
 // role or "none", the set is empty. The admin flag is not reflected here: the
 // override is a separate decision (see Admin).
 func (c *Capability) Groups(role string) *GroupSet {
-	if c == nil {
+	if c == nil || c.roles == nil || c.empty == nil { // nil, or a zero Capability
 		return &GroupSet{}
 	}
-	if s, ok := c.byRole[role]; ok {
-		return s
+	if i, ok := c.roles.index[role]; ok && i < len(c.byRole) {
+		return c.byRole[i]
 	}
 	return c.empty
 }
@@ -242,7 +301,7 @@ func (c *Capability) Params() Params {
 		ID:       c.id,
 		IssuedAt: c.iat,
 		Expiry:   c.exp,
-		Grants:   slices.Clone(c.grants),
+		Grants:   slices.Clone(c.grantList()),
 		Admin:    c.admin,
 	}
 }

@@ -1,6 +1,7 @@
 package capability
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -230,11 +231,18 @@ type decodeOptions struct {
 	kind      GroupKind
 	mapping   *ClaimMapping // nil: default and compact profiles, auto-detected
 	maxGrants int           // > 0
+	// byRole asks for the grants of the default and compact profiles as
+	// per-role lists (decodedClaims.held, for newFromHeld) instead of
+	// params.Grants. Mapped claims always fill params.Grants.
+	byRole bool
 }
 
 // decodedClaims is what decodeClaims read. params.MaxGrants is left 0.
 type decodedClaims struct {
-	params    Params
+	params Params
+	// held, when not nil, holds the grants instead of params.Grants (which
+	// is then nil): see decodeOptions.byRole.
+	held      []heldGroups
 	notBefore time.Time // zero if absent
 	hasIAT    bool
 }
@@ -263,6 +271,13 @@ type claimsDecoder struct {
 	// lastRole is the role of the previous grant: grants of one role tend
 	// to follow each other.
 	lastRole string
+	lastIdx  int // the index of lastRole in Roles.names
+
+	// byRole scratch of the default profile: the role index and the id of
+	// each permission, in token order (see heldOfPairs).
+	permRoles []uint8
+	permInts  []int64  // KindInt64
+	permStrs  []string // KindUUID (16 raw bytes), KindText
 }
 
 // decodeClaims strictly decodes a verified payload straight into the typed
@@ -464,19 +479,30 @@ func (d *claimsDecoder) audience() error {
 }
 
 // permissions reads the default profile's array of {"group","role"} objects.
+// With byRole it hands them over per role (d.out.held) instead.
 func (d *claimsDecoder) permissions() error {
 	s := &d.s
 	has, err := s.openArray()
 	if err != nil || !has {
+		if err == nil && d.o.byRole {
+			d.out.held = []heldGroups{}
+		}
 		return err
 	}
 	// The smallest element, {"group":0,"role":"a"}, and its comma take 23
 	// bytes: one allocation of the right size, bounded by maxGrants.
-	if d.out.params.Grants == nil {
-		d.out.params.Grants = make([]Grant, 0, min(d.o.maxGrants, (len(s.b)-s.i)/23+1))
+	size := min(d.o.maxGrants, (len(s.b)-s.i)/23+1)
+	switch {
+	case !d.o.byRole:
+		d.out.params.Grants = make([]Grant, 0, size)
+	case d.o.kind == KindInt64:
+		d.permRoles, d.permInts = make([]uint8, 0, size), make([]int64, 0, size)
+	default:
+		d.permRoles, d.permStrs = make([]uint8, 0, size), make([]string, 0, size)
 	}
+	n := 0
 	for has {
-		if len(d.out.params.Grants) >= d.o.maxGrants {
+		if n >= d.o.maxGrants {
 			return errTooMany
 		}
 		g, ok, err := d.fastGrantObject()
@@ -488,12 +514,81 @@ func (d *claimsDecoder) permissions() error {
 				return err
 			}
 		}
-		d.out.params.Grants = append(d.out.params.Grants, g)
+		n++
+		if !d.o.byRole {
+			d.out.params.Grants = append(d.out.params.Grants, g)
+		} else {
+			r, err := d.roleIndex(g.Role)
+			if err != nil {
+				return err
+			}
+			d.permRoles = append(d.permRoles, r)
+			if d.o.kind == KindInt64 {
+				d.permInts = append(d.permInts, g.Group.n)
+			} else {
+				d.permStrs = append(d.permStrs, g.Group.s)
+			}
+		}
 		if has, err = s.more(']'); err != nil {
 			return err
 		}
 	}
+	if d.o.byRole {
+		if d.o.kind == KindInt64 {
+			d.out.held = heldOfPairs(len(d.o.roles.names), d.permRoles, d.permInts, func(h *heldGroups, v []int64) { h.ints = v })
+		} else {
+			d.out.held = heldOfPairs(len(d.o.roles.names), d.permRoles, d.permStrs, func(h *heldGroups, v []string) { h.strs = v })
+		}
+	}
 	return nil
+}
+
+// heldOfPairs groups the ids vals by their role indexes roles (a stable
+// counting sort into one new slice), then sorts each role's ids that are not
+// strictly ascending already and merges their duplicates: the per-role lists
+// of newFromHeld, in role index order, one per role held.
+func heldOfPairs[T cmp.Ordered](nroles int, roles []uint8, vals []T, set func(*heldGroups, []T)) []heldGroups {
+	var count [MaxRoles + 1]int
+	for _, r := range roles {
+		count[r+1]++
+	}
+	held := 0
+	for r := 1; r <= nroles; r++ {
+		if count[r] > 0 {
+			held++
+		}
+		count[r] += count[r-1] // count[r]: the start of role r's ids
+	}
+	out := make([]T, len(vals))
+	next := count
+	for i, r := range roles {
+		out[next[r]] = vals[i]
+		next[r]++
+	}
+	hs := make([]heldGroups, 0, held)
+	for r := 0; r < nroles; r++ {
+		seg := out[count[r]:count[r+1]:count[r+1]]
+		if len(seg) == 0 {
+			continue
+		}
+		if !strictlyAscending(seg) {
+			slices.Sort(seg)
+			seg = slices.Compact(seg)
+			seg = seg[:len(seg):len(seg)]
+		}
+		hs = append(hs, heldGroups{role: r})
+		set(&hs[len(hs)-1], seg)
+	}
+	return hs
+}
+
+func strictlyAscending[T cmp.Ordered](s []T) bool {
+	for i := 1; i < len(s); i++ {
+		if !(s[i-1] < s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // roleChar marks the bytes of a valid role name.
@@ -729,26 +824,38 @@ func (d *claimsDecoder) lookupRole(b []byte) (string, bool) {
 	if string(b) == d.lastRole && d.lastRole != "" {
 		return d.lastRole, true
 	}
-	n, ok := d.findRole(b)
-	if ok {
-		d.lastRole = n
-	}
-	return n, ok
-}
-
-func (d *claimsDecoder) findRole(b []byte) (string, bool) {
-	r := d.o.roles
-	if len(r.names) <= 8 {
-		for _, n := range r.names {
-			if string(b) == n {
-				return n, true
-			}
-		}
-		return "", false
-	}
-	i, ok := r.index[string(b)]
+	i, ok := d.findRole(b)
 	if !ok {
 		return "", false
 	}
-	return r.names[i], true
+	d.lastRole, d.lastIdx = d.o.roles.names[i], i
+	return d.lastRole, true
+}
+
+// findRole returns the index of the declared role named b.
+func (d *claimsDecoder) findRole(b []byte) (int, bool) {
+	r := d.o.roles
+	if len(r.names) <= 8 {
+		for i, n := range r.names {
+			if string(b) == n {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := r.index[string(b)]
+	return i, ok
+}
+
+// roleIndex returns the index in Roles.names of role, a name lookupRole
+// returned: usually the last one, found without a search.
+func (d *claimsDecoder) roleIndex(role string) (uint8, error) {
+	if names := d.o.roles.names; d.lastIdx < len(names) && names[d.lastIdx] == role {
+		return uint8(d.lastIdx), nil
+	}
+	i, ok := d.findRole([]byte(role))
+	if !ok {
+		return 0, errUnknownRole // not reached: role is a declared role
+	}
+	return uint8(i), nil
 }

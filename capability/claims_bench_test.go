@@ -61,14 +61,29 @@ func BenchmarkDecodeClaims(b *testing.B) {
 					}
 				}
 			})
+			ob := o
+			ob.byRole = true
+			b.Run(fmt.Sprintf("%s+perRole/grants=%d", prof.name, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					dc, err := decodeClaims(payload, ob)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := newFromHeld(r, KindInt64, dc.params, dc.held); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
 
-// TestDecodeClaimsCost measures decodeClaims, and decodeClaims followed by
-// New, robustly on a busy machine: it keeps the fastest of many small
-// batches, since interference from other processes only ever adds time. It
-// is a measurement, not a timed test: it runs only with
+// TestDecodeClaimsCost measures decodeClaims, decodeClaims followed by New,
+// and the verifier's path (decodeClaims with byRole, then newFromHeld),
+// robustly on a busy machine: it keeps the fastest of many small batches,
+// since interference from other processes only ever adds time. It is a
+// measurement, not a timed test: it runs only with
 // KEYHOLE_DECODE_COST=1 and never fails on the numbers.
 //
 //	KEYHOLE_DECODE_COST=1 go test -run TestDecodeClaimsCost -v ./capability/
@@ -113,7 +128,18 @@ func TestDecodeClaimsCost(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			t.Logf("%-8s grants=%-5d payload %6d B  decode %9v  decode+New %9v", prof.name, n, len(payload), dec, withNew)
+			ob := o
+			ob.byRole = true
+			perRole := fastest(func() {
+				dc, err := decodeClaims(payload, ob)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := newFromHeld(r, KindInt64, dc.params, dc.held); err != nil {
+					t.Fatal(err)
+				}
+			})
+			t.Logf("%-8s grants=%-5d payload %6d B  decode %9v  decode+New %9v  per role (Verify's path) %9v", prof.name, n, len(payload), dec, withNew, perRole)
 		}
 	}
 }

@@ -331,6 +331,9 @@ func (d *claimsDecoder) compactGrants() error {
 		}
 	}
 	switch {
+	case d.o.byRole:
+		d.out.held, err = d.heldOf(segs, ids, groups)
+		return err
 	case len(segs) == 0:
 	case d.o.kind == KindInt64:
 		d.out.params.Grants = mergeInts(ids, segs)
@@ -338,6 +341,32 @@ func (d *claimsDecoder) compactGrants() error {
 		d.out.params.Grants = mergeGroups(groups, segs)
 	}
 	return nil
+}
+
+// heldOf returns the segments of ids (KindInt64) or groups as per-role
+// lists for newFromHeld, sharing ids (a copy of the ids of groups).
+func (d *claimsDecoder) heldOf(segs []roleSegment, ids []int64, groups []Group) ([]heldGroups, error) {
+	held := make([]heldGroups, len(segs))
+	var strs []string
+	if d.o.kind != KindInt64 {
+		strs = make([]string, len(groups))
+		for i, g := range groups {
+			strs[i] = g.s
+		}
+	}
+	for i, sg := range segs {
+		r, ok := d.findRole([]byte(sg.role))
+		if !ok {
+			return nil, errUnknownRole // not reached: sg.role is a declared role
+		}
+		held[i].role = r
+		if d.o.kind == KindInt64 {
+			held[i].ints = ids[sg.start:sg.end:sg.end]
+		} else {
+			held[i].strs = strs[sg.start:sg.end:sg.end]
+		}
+	}
+	return held, nil
 }
 
 // mergeInts merges the sorted segments of ids into grants ordered by group,

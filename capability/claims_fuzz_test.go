@@ -70,6 +70,14 @@ func FuzzDecodeClaims(f *testing.F) {
 			o.mapping = fuzzMapping
 		}
 		got, err := decodeClaims(payload, o)
+		// The verifier's per-role path accepts and rejects the same payloads
+		// for the same reasons, and builds the same capability (below).
+		ob := o
+		ob.byRole = true
+		byRole, errByRole := decodeClaims(payload, ob)
+		if (err == nil) != (errByRole == nil) || err != nil && err.Error() != errByRole.Error() {
+			t.Fatalf("decodeClaims: got %v, with byRole %v", err, errByRole)
+		}
 		if err != nil {
 			var te *TokenError
 			if !errors.As(err, &te) || !(errors.Is(err, ErrClaims) || errors.Is(err, ErrTooManyGrants)) {
@@ -88,9 +96,25 @@ func FuzzDecodeClaims(f *testing.F) {
 		}
 		p := got.params
 		p.MaxGrants = maxGrants
-		if _, err := New(roles, kind, p); err != nil {
+		want, err := New(roles, kind, p)
+		if err != nil {
 			t.Fatalf("New(decoded): %v", err)
 		}
+		bp := byRole.params
+		bp.MaxGrants = maxGrants
+		var fromHeld *Capability
+		if byRole.held != nil {
+			if bp.Grants != nil {
+				t.Fatalf("byRole: got both held %v and grants %v", byRole.held, bp.Grants)
+			}
+			fromHeld, err = newFromHeld(roles, kind, bp, byRole.held)
+		} else {
+			fromHeld, err = New(roles, kind, bp)
+		}
+		if err != nil {
+			t.Fatalf("byRole: building the capability: %v", err)
+		}
+		checkSameCapability(t, fromHeld, want, p.Grants)
 		o.mapping = nil
 		for _, prof := range []Profile{ProfileDefault, ProfileCompact} {
 			b, err := encodeClaims(got.params, kind, prof)

@@ -46,7 +46,7 @@ func (c *Capability) Narrow(n Narrowing) (*Capability, error) {
 		IssuedAt:  c.iat,
 		Expiry:    c.exp,
 		Admin:     c.admin && !n.DropAdmin && n.Groups == nil && n.Role == "",
-		MaxGrants: len(c.grants) * max(1, len(c.roles.names)),
+		MaxGrants: c.nGrants * max(1, len(c.roles.names)),
 	}
 	if !n.Expiry.IsZero() && n.Expiry.Before(c.exp) {
 		p.Expiry = n.Expiry
@@ -64,7 +64,7 @@ func (c *Capability) Narrow(n Narrowing) (*Capability, error) {
 			keep[g] = true
 		}
 	}
-	for _, g := range c.grants {
+	for _, g := range c.grantList() {
 		if keep != nil && !keep[g.Group] {
 			continue
 		}

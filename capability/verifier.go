@@ -103,7 +103,7 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		aud:          opts.Audience,
 		roles:        opts.Roles,
 		kind:         opts.Kind,
-		mapping:      opts.Mapping,
+		mapping:      opts.Mapping.clone(),
 		now:          opts.Now,
 		skew:         opts.Skew,
 		maxLifetime:  opts.MaxLifetime,
@@ -149,8 +149,10 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	if sym && v.algs != algBit(HS256) {
 		return nil, errors.New("capability: VerifierOptions.Algorithms: HS256 cannot be pinned together with an asymmetric algorithm")
 	}
-	if opts.Mapping != nil {
-		if err := opts.Mapping.validate(opts.Roles, opts.Kind); err != nil {
+	if v.mapping != nil {
+		// The copy is validated and kept: changing opts.Mapping afterwards
+		// changes nothing.
+		if err := v.mapping.validate(opts.Roles, opts.Kind); err != nil {
 			return nil, fmt.Errorf("capability: VerifierOptions.Mapping: %w", err)
 		}
 	}
@@ -286,7 +288,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Capability, *Toke
 	}
 
 	// The token is authentic from here on.
-	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants})
+	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants, byRole: true})
 	if err != nil {
 		var de *TokenError
 		if errors.As(err, &de) {
@@ -333,7 +335,12 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Capability, *Toke
 		return fail(ErrTooManyGrants, "")
 	}
 	p.MaxGrants = v.maxGrants
-	c, err := New(v.roles, v.kind, p)
+	var c *Capability
+	if dc.held != nil {
+		c, err = newFromHeld(v.roles, v.kind, p, dc.held)
+	} else {
+		c, err = New(v.roles, v.kind, p)
+	}
 	if err != nil {
 		return fail(ErrClaims, "grants do not build a capability")
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -482,5 +483,29 @@ func TestNilVerifier(t *testing.T) {
 	c, err := v.Verify(context.Background(), "x.y.z")
 	if c != nil || !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("nil verifier: got %v, %v; want nothing and ErrInvalidToken", c, err)
+	}
+}
+
+// TestVerifierKeepsMappingCopy checks that NewVerifier keeps its own copy of
+// VerifierOptions.Mapping: changing the caller's mapping (or its RolesPath)
+// afterwards changes nothing the verifier reads.
+func TestVerifierKeepsMappingCopy(t *testing.T) {
+	k := vtKeys(t).byAlg[EdDSA]
+	m := &ClaimMapping{GroupsClaim: "groups", DefaultRole: "member", RolesPath: []string{"realm_access", "roles"}}
+	v := vtVerifierFor(t, func(o *VerifierOptions) { o.Mapping = m }, k)
+	m.GroupsClaim, m.DefaultRole, m.RolesPath[0] = "other", "admin", "evil"
+	payload := vtClaims(t, Params{Audience: []string{vtAudience}}, func(c map[string]any) {
+		delete(c, "permissions")
+		c["groups"] = []any{"7"}
+		c["other"] = []any{"8"}
+		c["evil"] = map[string]any{"roles": []any{"admin:9"}}
+	})
+	c, err := v.Verify(context.Background(), vtSign(t, k, vtHeader(EdDSA, k.KeyID()), payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Grant{{Group: Int64Group(7), Role: "member"}}
+	if got := c.Grants(); !slices.Equal(got, want) {
+		t.Errorf("Grants after changing the caller's mapping: got %v, want %v", got, want)
 	}
 }

@@ -194,5 +194,16 @@ func FuzzVerifySigned(f *testing.F) {
 		if err != nil || !vtNow.Before(time.Unix(exp, 0).Add(DefaultSkew)) {
 			t.Fatalf("accepted exp %s", m["exp"])
 		}
+		// Verify builds per role what New builds from the decoded grants.
+		dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, maxGrants: v.maxGrants})
+		if err != nil {
+			t.Fatalf("accepted a payload decodeClaims rejects: %v", err)
+		}
+		dc.params.MaxGrants = v.maxGrants
+		want, err := New(v.roles, v.kind, dc.params)
+		if err != nil {
+			t.Fatalf("accepted grants New rejects: %v", err)
+		}
+		checkSameCapability(t, c, want, dc.params.Grants)
 	})
 }
