@@ -3,6 +3,7 @@ package capability
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // GrantsWithin returns c's grants lowered to at most the approved roles: the
@@ -21,18 +22,86 @@ import (
 //
 // An approved role that c's hierarchy does not declare is an error matching
 // ErrBadCapability; RoleNone approves nothing. A nil capability holds no
-// grant.
+// grant. To apply the same approved roles to many capabilities, compile
+// them once with NewApproval and use GrantsWithinApproval.
 func (c *Capability) GrantsWithin(approved ...string) ([]Grant, error) {
 	if c == nil {
 		return nil, nil
 	}
+	a, err := NewApproval(c.roles, approved...)
+	if err != nil {
+		return nil, err
+	}
+	return c.grantsWithin(a), nil
+}
+
+// Approval is a set of approved roles compiled against a role hierarchy,
+// once: for each declared role, the roles a grant of it keeps. Build it
+// with NewApproval when the same roles are applied to many capabilities
+// (a token exchange's audience); it is immutable and safe for concurrent
+// use.
+type Approval struct {
+	roles    *Roles
+	approved []string
+	kept     [][]int // by role index: the indices of the maximal roles kept, an antichain
+}
+
+// NewApproval compiles approved against roles. An approved role that roles
+// does not declare is an error matching ErrBadCapability; RoleNone approves
+// nothing.
+func NewApproval(roles *Roles, approved ...string) (*Approval, error) {
+	if roles == nil {
+		return nil, fmt.Errorf("%w: no role hierarchy", ErrBadCapability)
+	}
 	for _, a := range approved {
-		if a != RoleNone && !c.roles.Known(a) {
+		if a != RoleNone && !roles.Known(a) {
 			return nil, fmt.Errorf("%w: approved role %q is unknown", ErrBadCapability, a)
 		}
 	}
-	var out []Grant
+	ap := &Approval{roles: roles, approved: slices.Clone(approved), kept: make([][]int, len(roles.names))}
+	for i, role := range roles.names {
+		var held []string
+		for _, a := range approved {
+			if a == RoleNone {
+				continue
+			}
+			for _, r := range roles.commonBelow(role, a) {
+				held = addMaximal(roles, held, r)
+			}
+		}
+		for _, r := range held {
+			ap.kept[i] = append(ap.kept[i], roles.index[r])
+		}
+	}
+	return ap, nil
+}
+
+// GrantsWithinApproval is GrantsWithin(a's approved roles...), with the
+// work that depends only on the roles done once, in NewApproval. A
+// capability of another hierarchy than a's is checked as GrantsWithin
+// would.
+func (c *Capability) GrantsWithinApproval(a *Approval) ([]Grant, error) {
+	if c == nil {
+		return nil, nil
+	}
+	if a == nil {
+		return nil, fmt.Errorf("%w: nil Approval", ErrBadCapability)
+	}
+	if a.roles != c.roles {
+		return c.GrantsWithin(a.approved...)
+	}
+	return c.grantsWithin(a), nil
+}
+
+// grantsWithin applies a, compiled for c's hierarchy.
+func (c *Capability) grantsWithin(a *Approval) []Grant {
 	grants := c.grantList()
+	if len(grants) == 0 {
+		return nil
+	}
+	incl, names := c.roles.incl, c.roles.names
+	out := make([]Grant, 0, len(grants)) // usually no more than c holds
+	var held []int                       // the roles kept in a group, maximal ones only
 	for i := 0; i < len(grants); {
 		// grants are sorted by group: take one group's grants at a time.
 		j := i + 1
@@ -40,24 +109,27 @@ func (c *Capability) GrantsWithin(approved ...string) ([]Grant, error) {
 			j++
 		}
 		g := grants[i].Group
-		var held []string // the roles kept in g, maximal ones only
+		held = held[:0]
 		for _, gr := range grants[i:j] {
-			for _, a := range approved {
-				if a == RoleNone {
+			for _, r := range a.kept[c.roles.index[gr.Role]] {
+				// addMaximal, on indices.
+				if slices.ContainsFunc(held, func(h int) bool { return incl[h][r] }) {
 					continue
 				}
-				for _, r := range c.roles.commonBelow(gr.Role, a) {
-					held = addMaximal(c.roles, held, r)
-				}
+				held = slices.DeleteFunc(held, func(h int) bool { return incl[r][h] })
+				held = append(held, r)
 			}
 		}
-		slices.Sort(held)
+		slices.SortFunc(held, func(x, y int) int { return strings.Compare(names[x], names[y]) })
 		for _, r := range held {
-			out = append(out, Grant{Group: g, Role: r})
+			out = append(out, Grant{Group: g, Role: names[r]})
 		}
 		i = j
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // addMaximal adds r to the antichain held, unless a held role includes it,

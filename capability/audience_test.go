@@ -74,6 +74,27 @@ func TestGrantsWithinErrors(t *testing.T) {
 	if got, err := nilCap.GrantsWithin("member"); got != nil || err != nil {
 		t.Errorf("nil capability: got %v, %v, want nil, nil", got, err)
 	}
+	if _, err := NewApproval(audienceRoles(t), "member", "root"); !errors.Is(err, ErrBadCapability) {
+		t.Errorf("NewApproval, unknown approved role: got %v, want ErrBadCapability", err)
+	}
+	if _, err := NewApproval(nil, "member"); !errors.Is(err, ErrBadCapability) {
+		t.Errorf("NewApproval, nil roles: got %v, want ErrBadCapability", err)
+	}
+	if _, err := c.GrantsWithinApproval(nil); !errors.Is(err, ErrBadCapability) {
+		t.Errorf("nil Approval: got %v, want ErrBadCapability", err)
+	}
+	// An approval of another hierarchy is checked like GrantsWithin.
+	other, err := Chain("reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := NewApproval(other, "reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GrantsWithinApproval(ap); !errors.Is(err, ErrBadCapability) {
+		t.Errorf("approval of another hierarchy: got %v, want ErrBadCapability", err)
+	}
 }
 
 // bowtieRoles has two roles, x and y, with two greatest common roles below
@@ -136,6 +157,13 @@ func testGrantsWithinIsIntersection(t *testing.T, roles *Roles) {
 		if err != nil {
 			t.Fatalf("seed %d case %d: GrantsWithin(%v): %v", seed, i, approved, err)
 		}
+		ap, err := NewApproval(roles, approved...)
+		if err != nil {
+			t.Fatalf("seed %d case %d: NewApproval(%v): %v", seed, i, approved, err)
+		}
+		if compiled, err := c.GrantsWithinApproval(ap); err != nil || !slices.Equal(compiled, got) {
+			t.Fatalf("seed %d case %d: GrantsWithinApproval: got %v, %v; want GrantsWithin's %v", seed, i, compiled, err, got)
+		}
 		n, err := New(roles, KindInt64, Params{Expiry: audienceT0.Add(time.Hour), Grants: got})
 		if err != nil {
 			t.Fatalf("seed %d case %d: result does not build: %v", seed, i, err)
@@ -162,4 +190,36 @@ func testGrantsWithinIsIntersection(t *testing.T, roles *Roles) {
 			}
 		}
 	}
+}
+
+// BenchmarkGrantsWithin compares the per-call GrantsWithin with an
+// Approval compiled once, on 100 grants of a diamond hierarchy.
+func BenchmarkGrantsWithin(b *testing.B) {
+	roles := audienceRoles(b)
+	names := roles.Names()
+	var grants []Grant
+	for i := range 100 {
+		grants = append(grants, Grant{Int64Group(int64(i / 2)), names[i%len(names)]})
+	}
+	c, err := New(roles, KindInt64, Params{Expiry: audienceT0.Add(time.Hour), Grants: grants})
+	if err != nil {
+		b.Fatal(err)
+	}
+	approved := []string{"editor", "reviewer"}
+	b.Run("GrantsWithin", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = c.GrantsWithin(approved...)
+		}
+	})
+	ap, err := NewApproval(roles, approved...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("GrantsWithinApproval", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = c.GrantsWithinApproval(ap)
+		}
+	})
 }

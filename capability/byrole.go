@@ -130,7 +130,7 @@ func (h *heldGroups) check(kind GroupKind) error {
 		if i > 0 && h.strs[i-1] >= s {
 			return fmt.Errorf("groups not strictly ascending")
 		}
-		if kind == KindUUID && len(s) != 16 || kind == KindText && s == "" {
+		if kind == KindUUID && len(s) != 16 || kind == KindText && !validText(s) {
 			return fmt.Errorf("invalid %v group", kind)
 		}
 	}

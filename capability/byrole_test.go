@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -241,6 +242,9 @@ func TestNewFromHeldRejects(t *testing.T) {
 		{"ints for text", KindText, p, []heldGroups{{role: 0, ints: []int64{1}}}},
 		{"short uuid", KindUUID, p, []heldGroups{{role: 0, strs: []string{"0123456789abcde"}}}},
 		{"empty text", KindText, p, []heldGroups{{role: 0, strs: []string{""}}}},
+		{"text with NUL", KindText, p, []heldGroups{{role: 0, strs: []string{"a\x00b"}}}},
+		{"text not UTF-8", KindText, p, []heldGroups{{role: 0, strs: []string{"\xff"}}}},
+		{"text too long", KindText, p, []heldGroups{{role: 0, strs: []string{strings.Repeat("x", MaxTextGroupLen+1)}}}},
 		{"unsorted text", KindText, p, []heldGroups{{role: 0, strs: []string{"b", "a"}}}},
 		{"too many", KindInt64, Params{Expiry: byRoleExp, MaxGrants: 2}, []heldGroups{{role: 0, ints: []int64{1, 2}}, {role: 2, ints: []int64{1}}}},
 		{"no expiry", KindInt64, Params{}, []heldGroups{{role: 0, ints: []int64{1}}}},

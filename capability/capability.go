@@ -69,8 +69,9 @@ type Capability struct {
 
 // New builds a capability for the role hierarchy roles and group ids of the
 // given kind. It rejects grants of unknown or reserved roles, of groups of
-// another kind or of the zero Group, more grants than the bound, and a zero
-// expiry. Duplicate grants are merged. The groups per role are computed here,
+// another kind or of the zero Group, of text ids ParseGroup would refuse
+// (empty, over MaxTextGroupLen bytes, not UTF-8, with NUL), more grants than
+// the bound, and a zero expiry. Duplicate grants are merged. The groups per role are computed here,
 // once, not per query.
 func New(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
 	if roles == nil {
@@ -94,6 +95,9 @@ func New(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
 	for _, g := range p.Grants {
 		if g.Group.kind != kind {
 			return nil, fmt.Errorf("%w: group %s is %v, want %v", ErrBadCapability, g.Group, g.Group.kind, kind)
+		}
+		if kind == KindText && !validText(g.Group.s) {
+			return nil, fmt.Errorf("%w: text group id must be 1..%d bytes of UTF-8 without NUL", ErrBadCapability, MaxTextGroupLen)
 		}
 		if g.Role == RoleNone {
 			continue // holds nothing

@@ -3,6 +3,7 @@ package capability
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,6 +25,11 @@ func TestNewRejects(t *testing.T) {
 		{"unknown role", r, KindInt64, Params{Expiry: exp, Grants: []Grant{{Int64Group(1), "owner"}}}},
 		{"wrong kind", r, KindInt64, Params{Expiry: exp, Grants: []Grant{{TextGroup("1"), "member"}}}},
 		{"zero group", r, KindInt64, Params{Expiry: exp, Grants: []Grant{{Group{}, "member"}}}},
+		{"zero group, text kind", r, KindText, Params{Expiry: exp, Grants: []Grant{{Group{}, "member"}}}},
+		{"empty text id", r, KindText, Params{Expiry: exp, Grants: []Grant{{TextGroup(""), "member"}}}},
+		{"text id with NUL", r, KindText, Params{Expiry: exp, Grants: []Grant{{TextGroup("a\x00b"), "member"}}}},
+		{"text id not UTF-8", r, KindText, Params{Expiry: exp, Grants: []Grant{{TextGroup("\xff"), "member"}}}},
+		{"text id too long", r, KindText, Params{Expiry: exp, Grants: []Grant{{TextGroup(strings.Repeat("x", MaxTextGroupLen+1)), "member"}}}},
 		{"too many", r, KindInt64, Params{Expiry: exp, MaxGrants: 1, Grants: []Grant{{Int64Group(1), "member"}, {Int64Group(2), "member"}}}},
 	}
 	for _, tt := range tests {
@@ -120,5 +126,20 @@ func TestAccessorsReturnCopies(t *testing.T) {
 	got, ok := FromContext(NewContext(context.Background(), c))
 	if !ok || got != c {
 		t.Error("FromContext did not return the stored capability")
+	}
+}
+
+// TestTokenErrorWithoutReason: a TokenError built by hand without a Reason
+// reads as ErrInvalidToken instead of panicking.
+func TestTokenErrorWithoutReason(t *testing.T) {
+	var err error = &TokenError{KeyID: "k"}
+	if got, want := err.Error(), ErrInvalidToken.Error(); got != want {
+		t.Errorf("Error(): got %q, want %q", got, want)
+	}
+	if !errors.Is(err, ErrInvalidToken) {
+		t.Error("errors.Is(err, ErrInvalidToken): got false")
+	}
+	if got, want := (&TokenError{Reason: ErrExpired}).Error(), "capability: invalid token: token expired"; got != want {
+		t.Errorf("with a Reason: got %q, want %q", got, want)
 	}
 }

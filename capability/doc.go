@@ -201,18 +201,28 @@
 // the grants. The kid is untrusted: it is only a map key, bounded in length,
 // and reported in TokenError.KeyID for the caller to escape.
 //
-// With VerifierOptions.JWKSURL, keys come from jwx's jwk.Cache (httprc v3):
-// an http.Client with a timeout (default 10 s), a body cap (JWKSMaxBody,
-// default 1 MiB, enforced by jwx and by the client), https only (http for
-// loopback), no https->http redirects, a whitelist of that one URL. A fetch
-// that fails (network, status, size, JSON) or yields no usable key keeps the
-// last good key set. An unknown kid forces at most one refresh per
-// JWKSMinRefresh (default 5 min, measured with VerifierOptions.Now) however
-// many arrive, then the lookup is retried once. Keys of the document whose
-// use is not "sig", whose key_ops lack "verify", whose alg is not pinned,
-// which are symmetric or fail validation are skipped; a kid that appears
-// twice is dropped. [Verifier.Refresh] forces a fetch; [Verifier.Close]
-// stops the background refresh.
+// With VerifierOptions.JWKSURL, keys come from httprc v3 (the machinery of
+// jwx's jwk.Cache): an http.Client with a timeout (default 10 s), a body cap
+// (JWKSMaxBody, default 1 MiB, enforced twice), https only (http for
+// loopback), no https->http redirects, a whitelist of that one URL. The
+// rule for the set in force: a fetch that fails (network, HTTP status other
+// than 200, size, JSON that does not parse) keeps the last good key set; a
+// 200 response whose JSON parses is the truth and is installed at once, even
+// when it holds no usable key, in which case every token is refused with
+// ErrUnknownKey (publishing a set without a key revokes it, at the next
+// refresh); and a set that no fetch has confirmed for JWKSMaxStale
+// (default 24 h, measured with VerifierOptions.Now) is dropped, failing
+// closed until a fetch succeeds. The first fetch, in [NewVerifier], must
+// succeed and hold a usable key. An unknown kid forces at most one refresh
+// per JWKSMinRefresh (default 5 min, measured with VerifierOptions.Now)
+// however many arrive, then the lookup is retried once; a request whose
+// context is already done does not use up that refresh, and a started
+// refresh runs to its end (bounded by the client's timeout) whatever
+// happens to the request. Keys of the document whose use is not "sig",
+// whose key_ops lack "verify", whose alg is not pinned, which are symmetric
+// or fail validation are skipped; a kid that appears twice is dropped.
+// [Verifier.Refresh] forces a fetch; [Verifier.Close] stops the background
+// refresh.
 //
 // # Performance
 //

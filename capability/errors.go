@@ -39,7 +39,12 @@ type TokenError struct {
 	detail string // a short, fixed-vocabulary explanation; never token bytes
 }
 
+// Error returns "capability: invalid token: <reason>[: detail]". A
+// TokenError without a Reason reads as ErrInvalidToken alone.
 func (e *TokenError) Error() string {
+	if e.Reason == nil {
+		return ErrInvalidToken.Error()
+	}
 	msg := ErrInvalidToken.Error() + ": " + e.Reason.Error()
 	if e.detail != "" {
 		msg += ": " + e.detail
@@ -48,7 +53,12 @@ func (e *TokenError) Error() string {
 }
 
 // Unwrap returns ErrInvalidToken and the reason, for errors.Is.
-func (e *TokenError) Unwrap() []error { return []error{ErrInvalidToken, e.Reason} }
+func (e *TokenError) Unwrap() []error {
+	if e.Reason == nil {
+		return []error{ErrInvalidToken}
+	}
+	return []error{ErrInvalidToken, e.Reason}
+}
 
 // tokenError returns a *TokenError for reason with a detail that must not
 // contain token bytes or claim values.

@@ -62,7 +62,7 @@ func Int64Group(n int64) Group { return Group{kind: KindInt64, n: n} }
 func UUIDGroup(u [16]byte) Group { return Group{kind: KindUUID, s: string(u[:])} }
 
 // TextGroup returns the group with text id s. It does not validate s; use
-// ParseGroup for untrusted input.
+// ParseGroup for untrusted input. New refuses a grant of an invalid one.
 func TextGroup(s string) Group { return Group{kind: KindText, s: s} }
 
 // ParseGroup parses s as a group id of the given kind: a base-10 int64, a
@@ -83,12 +83,18 @@ func ParseGroup(kind GroupKind, s string) (Group, error) {
 		}
 		return UUIDGroup(u), nil
 	case KindText:
-		if s == "" || len(s) > MaxTextGroupLen || !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+		if !validText(s) {
 			return Group{}, fmt.Errorf("%w: text id must be 1..%d bytes of UTF-8 without NUL", ErrBadGroup, MaxTextGroupLen)
 		}
 		return TextGroup(s), nil
 	}
 	return Group{}, fmt.Errorf("%w: unknown kind %v", ErrBadGroup, kind)
+}
+
+// validText reports whether s is a valid text group id: 1 to
+// MaxTextGroupLen bytes of UTF-8 without NUL.
+func validText(s string) bool {
+	return s != "" && len(s) <= MaxTextGroupLen && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 func parseUUID(s string) (u [16]byte, ok bool) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,10 +63,15 @@ type Issuer struct {
 	keys atomic.Pointer[issuerKeys]
 }
 
-// issuerKeys is immutable once stored.
+// issuerKeys is immutable once stored (its JWKS document is computed on
+// first use, once).
 type issuerKeys struct {
 	active *SigningKey
 	all    []*SigningKey // published keys, oldest first; includes active
+
+	jwksOnce sync.Once
+	jwksDoc  []byte
+	jwksErr  error
 }
 
 // NewIssuer returns an issuer for opts. It reports the first missing or
@@ -229,6 +235,15 @@ func (is *Issuer) RemoveKey(kid string) error {
 	return nil
 }
 
+// Roles returns the role hierarchy the issuer's grants are checked against.
+func (is *Issuer) Roles() *Roles { return is.roles }
+
+// Kind returns the kind of the issuer's group ids.
+func (is *Issuer) Kind() GroupKind { return is.kind }
+
+// MaxTTL returns the upper bound of any token's lifetime.
+func (is *Issuer) MaxTTL() time.Duration { return is.maxTTL }
+
 // ActiveKeyID returns the key id of the active signer.
 func (is *Issuer) ActiveKeyID() string { return is.keys.Load().active.kid }
 
@@ -247,10 +262,22 @@ func (is *Issuer) PublicKeys() []PublicKey {
 // JWKS returns the JSON Web Key Set {"keys":[…]} of the published public
 // keys, each with kid, alg and "use":"sig". HS256 secrets are never
 // included: an issuer that signs only with HS256 publishes {"keys":[]}
-// (verifiers fetching it then find no usable key and fail closed).
+// (verifiers fetching it then find no usable key and fail closed). The
+// document is built once per key set (after NewIssuer, Rotate or
+// RemoveKey); each call returns a copy of it.
 func (is *Issuer) JWKS() ([]byte, error) {
+	ks := is.keys.Load()
+	ks.jwksOnce.Do(func() { ks.jwksDoc, ks.jwksErr = buildJWKS(ks.all) })
+	if ks.jwksErr != nil {
+		return nil, ks.jwksErr
+	}
+	return slices.Clone(ks.jwksDoc), nil
+}
+
+// buildJWKS builds the JWKS document of keys.
+func buildJWKS(keys []*SigningKey) ([]byte, error) {
 	set := jwk.NewSet()
-	for _, k := range is.keys.Load().all {
+	for _, k := range keys {
 		if k.pub.symmetric() {
 			continue
 		}

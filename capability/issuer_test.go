@@ -190,6 +190,52 @@ func TestIssuerJWKS(t *testing.T) {
 	}
 }
 
+// TestIssuerJWKSCached: the document is built once per key set, each call
+// gets its own copy, and Rotate and RemoveKey are visible at once.
+func TestIssuerJWKSCached(t *testing.T) {
+	ring := vtKeys(t)
+	is := vtIssuerFor(t, ring.byAlg[EdDSA], ProfileDefault)
+	a, _ := is.JWKS()
+	b, _ := is.JWKS()
+	if string(a) != string(b) {
+		t.Fatalf("two calls, one key set: %s != %s", a, b)
+	}
+	a[0] = 'x' // a caller's copy
+	if c, _ := is.JWKS(); string(c) != string(b) {
+		t.Errorf("changing a returned document changed the next one: %s", c)
+	}
+	is.Rotate(ring.byAlg[ES256])
+	rotated, _ := is.JWKS()
+	if !strings.Contains(string(rotated), ring.byAlg[ES256].kid) {
+		t.Errorf("after Rotate: %s lacks %q", rotated, ring.byAlg[ES256].kid)
+	}
+	if err := is.RemoveKey(ring.byAlg[EdDSA].kid); err != nil {
+		t.Fatal(err)
+	}
+	removed, _ := is.JWKS()
+	if strings.Contains(string(removed), ring.byAlg[EdDSA].kid) {
+		t.Errorf("after RemoveKey: %s still has %q", removed, ring.byAlg[EdDSA].kid)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = is.JWKS() }); allocs > 1 {
+		t.Errorf("JWKS of an unchanged key set: %v allocations, want 1 (the copy)", allocs)
+	}
+}
+
+func TestIssuerAccessors(t *testing.T) {
+	ring := vtKeys(t)
+	roles := vtRoles(t)
+	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: roles, Kind: KindText, Key: ring.byAlg[EdDSA], MaxTTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is.Roles() != roles || is.Kind() != KindText || is.MaxTTL() != time.Hour {
+		t.Errorf("got %p %v %v, want %p text 1h", is.Roles(), is.Kind(), is.MaxTTL(), roles)
+	}
+	if is = vtIssuerFor(t, ring.byAlg[EdDSA], ProfileDefault); is.MaxTTL() != DefaultMaxTTL {
+		t.Errorf("default MaxTTL: got %v, want %v", is.MaxTTL(), DefaultMaxTTL)
+	}
+}
+
 // TestIssuerConcurrentRotation mints and rotates at once (run with -race).
 func TestIssuerConcurrentRotation(t *testing.T) {
 	ring := vtKeys(t)

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,40 +19,79 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
-// ErrJWKS is returned when a JSON Web Key Set cannot be fetched or yields
+// ErrJWKS is returned when a JSON Web Key Set cannot be fetched or holds
 // no usable key.
 var ErrJWKS = errors.New("capability: JWKS")
 
-// jwksSource is a JWKS URL kept fresh by jwx's jwk.Cache (httprc v3).
+// jwksSource is a JWKS URL kept fresh by httprc v3 (the machinery of jwx's
+// jwk.Cache), with a transformer of its own that parses each fetched
+// document with jwk.Parse and converts it into a validated keySet once.
 //
-// The cache holds the last successfully fetched and parsed jwk.Set: a
-// failed fetch (network error, non-200 status, body over the cap, JSON that
-// does not parse) leaves it in place. On top of it, jwksSource converts each
-// new jwk.Set into a validated keySet once, and keeps the previous keySet
-// when a new set yields no usable key. Verify reads the current keySet with
-// two atomic loads; only an unknown kid takes the slow path, which forces at
-// most one refresh per minRefresh however many unknown kids arrive.
+// The rule, in full: a fetch that fails before a document is parsed (a
+// network error, a status other than 200, a body over the cap, JSON that
+// does not parse) changes nothing, and the last good set stays in use. A
+// 200 response whose document parses is the truth: it is installed at once,
+// even when it holds no usable key, and then every token is refused with
+// ErrUnknownKey until a later document holds usable keys (that is how a
+// compromised key is revoked). A set that has not been confirmed by such a
+// fetch for maxStale (measured with now) is dropped: tokens are refused,
+// and an unknown kid tries a refresh, until a fetch succeeds again.
+//
+// Verify reads the current set with one atomic load; only an unknown kid
+// takes the slow path, which forces at most one refresh per minRefresh
+// however many unknown kids arrive.
 type jwksSource struct {
 	url        string
 	pinned     algSet
 	now        func() time.Time
 	minRefresh time.Duration
+	maxStale   time.Duration
+	timeout    time.Duration // of one forced refresh: the HTTP client's
 
-	cache  *jwk.Cache
-	res    *httprc.ResourceBase[jwk.Set]
+	ctrl   httprc.Controller
+	res    *httprc.ResourceBase[*jwksFetch]
 	closed atomic.Bool
-
-	snap   atomic.Pointer[jwksSnapshot]
-	convMu sync.Mutex // serializes conversions of a new jwk.Set
 
 	refreshSem chan struct{} // capacity 1: one forced refresh at a time
 	lastForced time.Time     // guarded by refreshSem
 }
 
-type jwksSnapshot struct {
-	src  jwk.Set // the cached set this snapshot was built from
-	keys *keySet // the last good keys (possibly from an earlier set)
-	err  error   // why src itself yielded no keys, if it did not
+// jwksFetch is the result of one fetched and parsed document.
+type jwksFetch struct {
+	keys *keySet   // nil: the document held no usable key
+	err  error     // why keys is nil
+	at   time.Time // when the document was parsed, by the source's clock
+}
+
+// jwksTransformer turns a 200 response into a jwksFetch. An error here
+// (body too large, not JSON) is a failed fetch: httprc keeps the previous
+// value.
+type jwksTransformer struct {
+	pinned  algSet
+	maxBody int64
+	now     func() time.Time
+}
+
+func (t jwksTransformer) Transform(_ context.Context, res *http.Response) (*jwksFetch, error) {
+	buf, err := io.ReadAll(io.LimitReader(res.Body, t.maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the response: %w", ErrJWKS, err)
+	}
+	if int64(len(buf)) > t.maxBody {
+		return nil, fmt.Errorf("%w: response body exceeds %d bytes", ErrJWKS, t.maxBody)
+	}
+	// WithIgnoreParseError: one key jwx refuses drops that key, not the
+	// whole set; see keysFromSet.
+	set, err := jwk.Parse(buf, jwk.WithIgnoreParseError(true))
+	if err != nil {
+		return nil, fmt.Errorf("%w: parsing the document: %w", ErrJWKS, err)
+	}
+	f := &jwksFetch{at: t.now()}
+	f.keys, f.err = keysFromSet(set, t.pinned)
+	if f.err != nil {
+		f.keys = nil
+	}
+	return f, nil
 }
 
 func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now func() time.Time) (*jwksSource, error) {
@@ -75,6 +113,10 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 	if maxBody == 0 {
 		maxBody = DefaultJWKSMaxBody
 	}
+	maxStale := opts.JWKSMaxStale
+	if maxStale == 0 {
+		maxStale = DefaultJWKSMaxStale
+	}
 	hc := &http.Client{}
 	if opts.HTTPClient != nil {
 		*hc = *opts.HTTPClient // a copy: the caller's client is not changed
@@ -82,6 +124,7 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 	if hc.Timeout == 0 {
 		hc.Timeout = DefaultJWKSTimeout
 	}
+	timeout := hc.Timeout
 	// jwx's redirect policy on top: no https->http downgrade, at most 5.
 	hc = jwk.WrapHTTPClientDefaults(hc)
 	client := &capClient{c: hc, max: maxBody}
@@ -98,9 +141,9 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 			}
 		})),
 	)
-	// The cache lives until Close, not until ctx is done: ctx only bounds
-	// the first fetch below.
-	cache, err := jwk.NewCache(context.WithoutCancel(ctx), hrc)
+	// The controller lives until Close, not until ctx is done: ctx only
+	// bounds the first fetch below.
+	ctrl, err := hrc.Start(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrJWKS, err)
 	}
@@ -109,22 +152,22 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 		pinned:     pinned,
 		now:        now,
 		minRefresh: minRefresh,
-		cache:      cache,
+		maxStale:   maxStale,
+		timeout:    timeout,
+		ctrl:       ctrl,
 		refreshSem: make(chan struct{}, 1),
 	}
-	// Registering schedules the first fetch at once; wait for it to
-	// succeed or fail (fast, through the error sink) rather than fetching a
-	// second time.
-	err = cache.Register(ctx, target,
-		jwk.WithHTTPClient(client),
-		jwk.WithIgnoreParseError(true), // see keysFromSet
-		jwk.WithMaxFetchBodySize(maxBody),
-		jwk.WithMinInterval(minRefresh),
-		jwk.WithMaxInterval(max(time.Hour, minRefresh)),
-		jwk.WithWaitReady(false),
+	s.res, err = httprc.NewResource[*jwksFetch](target,
+		jwksTransformer{pinned: pinned, maxBody: maxBody, now: now},
+		httprc.WithHTTPClient(client),
+		httprc.WithMinInterval(minRefresh),
+		httprc.WithMaxInterval(max(time.Hour, minRefresh)),
 	)
+	// Adding schedules the first fetch at once; wait for it to succeed or
+	// fail (fast, through the error sink) rather than fetching a second
+	// time.
 	if err == nil {
-		s.res, err = cache.LookupResource(ctx, target)
+		err = ctrl.Add(ctx, s.res, httprc.WithWaitReady(false))
 	}
 	if err == nil {
 		waitCtx, cancel := context.WithCancel(ctx)
@@ -137,8 +180,11 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 		cancel()
 	}
 	if err == nil {
-		if snap := s.current(); snap.err != nil {
-			err = snap.err
+		// The first document must hold a usable key.
+		if f := s.res.Resource(); f == nil {
+			err = fmt.Errorf("%w: not fetched", ErrJWKS)
+		} else if f.err != nil {
+			err = f.err
 		}
 	}
 	if err != nil {
@@ -163,42 +209,28 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// current returns the keys of the cached set, converting a set the first
-// time it is seen.
-func (s *jwksSource) current() *jwksSnapshot {
-	set := s.res.Resource()
-	snap := s.snap.Load()
-	if snap != nil && snap.src == set {
-		return snap
+// current returns the keys in force: those of the last parsed document,
+// or nil (no key) when there is none or it is older than maxStale.
+func (s *jwksSource) current() *keySet {
+	f := s.res.Resource()
+	if f == nil || f.keys == nil {
+		return nil
 	}
-	s.convMu.Lock()
-	defer s.convMu.Unlock()
-	snap = s.snap.Load()
-	if snap != nil && snap.src == set {
-		return snap
+	if age := s.now().Sub(f.at); age > s.maxStale {
+		return nil // fail closed: not confirmed for too long
 	}
-	next := &jwksSnapshot{src: set}
-	if snap != nil {
-		next.keys = snap.keys
-	}
-	if set == nil {
-		next.err = fmt.Errorf("%w: not fetched yet", ErrJWKS)
-	} else if ks, err := keysFromSet(set, s.pinned); err != nil {
-		next.err = err // keep the last good keys
-	} else {
-		next.keys = ks
-	}
-	s.snap.Store(next)
-	return next
+	return f.keys
 }
 
 // lookup returns the key for kid. An unknown kid forces a refresh, at most
 // once per minRefresh, then looks again.
 func (s *jwksSource) lookup(ctx context.Context, kid string) (PublicKey, bool) {
-	if k, ok := s.current().keys.lookup(kid); ok {
+	if k, ok := s.current().lookup(kid); ok {
 		return k, true
 	}
-	if s.closed.Load() {
+	// A caller that has already given up does not take the interval's
+	// forced refresh from the next one.
+	if s.closed.Load() || ctx.Err() != nil {
 		return PublicKey{}, false
 	}
 	select {
@@ -206,20 +238,23 @@ func (s *jwksSource) lookup(ctx context.Context, kid string) (PublicKey, bool) {
 	case <-ctx.Done():
 		return PublicKey{}, false
 	}
+	defer func() { <-s.refreshSem }()
 	// Another caller may have refreshed while we waited.
-	if k, ok := s.current().keys.lookup(kid); ok {
-		<-s.refreshSem
+	if k, ok := s.current().lookup(kid); ok {
 		return k, true
 	}
 	now := s.now()
 	if !s.lastForced.IsZero() && now.Sub(s.lastForced) < s.minRefresh && now.Sub(s.lastForced) >= 0 {
-		<-s.refreshSem
 		return PublicKey{}, false
 	}
+	// The refresh runs to its end even if this request is canceled
+	// meanwhile, bounded by the HTTP client's timeout: the interval's one
+	// forced refresh is always a real attempt.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+	defer cancel()
 	s.lastForced = now
-	_, _ = s.cache.Refresh(ctx, s.url) // a failure keeps the last good set
-	<-s.refreshSem
-	return s.current().keys.lookup(kid)
+	_ = s.ctrl.Refresh(rctx, s.url) // a failed fetch keeps the last good set
+	return s.current().lookup(kid)
 }
 
 // refresh fetches the set now and reports whether it yielded usable keys.
@@ -227,15 +262,15 @@ func (s *jwksSource) refresh(ctx context.Context) error {
 	if s.closed.Load() {
 		return fmt.Errorf("%w: verifier closed", ErrJWKS)
 	}
-	if _, err := s.cache.Refresh(ctx, s.url); err != nil {
+	if err := s.ctrl.Refresh(ctx, s.url); err != nil {
 		return fmt.Errorf("%w: refresh failed, keeping the last good set: %w", ErrJWKS, err)
 	}
-	snap := s.current()
-	if snap.err != nil {
-		return snap.err
-	}
-	if snap.keys == nil {
-		return fmt.Errorf("%w: no usable key", ErrJWKS)
+	f := s.res.Resource()
+	switch {
+	case f == nil:
+		return fmt.Errorf("%w: not fetched", ErrJWKS)
+	case f.err != nil:
+		return fmt.Errorf("%w; every token is refused until a document holds one", f.err)
 	}
 	return nil
 }
@@ -244,7 +279,7 @@ func (s *jwksSource) close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.cache.Shutdown(context.Background())
+	return s.ctrl.ShutdownContext(context.Background())
 }
 
 // keysFromSet validates the keys of a fetched set like static keys. The
@@ -256,7 +291,8 @@ func (s *jwksSource) close() error {
 // not pinned, and keys that fail validation; a key id that appears more
 // than once is dropped altogether. A key without "alg" gets the one
 // algorithm keyhole supports for its type (RSA: RS256, EC P-256: ES256,
-// OKP Ed25519: EdDSA). It is an error if no key remains.
+// OKP Ed25519: EdDSA). It is an error if no key remains (the document is
+// installed all the same, with no key: see jwksSource).
 func keysFromSet(set jwk.Set, pinned algSet) (*keySet, error) {
 	var keys []PublicKey
 	seen := make(map[string]int)

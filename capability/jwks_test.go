@@ -154,6 +154,9 @@ func TestJWKSUnknownKidStorm(t *testing.T) {
 	}
 }
 
+// TestJWKSKeepsLastGoodSet: a fetch that fails before a document is parsed
+// keeps the last good set; a parsed 200 document is installed even without
+// a usable key, and then every token is refused.
 func TestJWKSKeepsLastGoodSet(t *testing.T) {
 	ring := vtKeys(t)
 	ed := ring.byAlg[EdDSA]
@@ -164,33 +167,120 @@ func TestJWKSKeepsLastGoodSet(t *testing.T) {
 
 	encOnly := strings.Replace(string(good), `"use":"sig"`, `"use":"enc"`, 1)
 	oversized := `{"keys":[],"pad":"` + strings.Repeat("x", 8192) + `"}`
-	failures := []struct {
+	tests := []struct {
 		name   string
 		status int
 		doc    string
+		keep   bool // the last good set stays in use
 	}{
-		{"status 500", http.StatusInternalServerError, string(good)},
-		{"status 404", http.StatusNotFound, ""},
-		{"oversized body", http.StatusOK, oversized},
-		{"not JSON", http.StatusOK, "<html>"},
-		{"empty set", http.StatusOK, `{"keys":[]}`},
-		{"only encryption keys", http.StatusOK, encOnly},
-		{"only a symmetric key", http.StatusOK, `{"keys":[{"kty":"oct","kid":"k-eddsa","k":"` + b64.EncodeToString(make([]byte, 32)) + `"}]}`},
+		{"status 500", http.StatusInternalServerError, string(good), true},
+		{"status 404", http.StatusNotFound, "", true},
+		{"oversized body", http.StatusOK, oversized, true},
+		{"not JSON", http.StatusOK, "<html>", true},
+		{"empty set", http.StatusOK, `{"keys":[]}`, false},
+		{"only encryption keys", http.StatusOK, encOnly, false},
+		{"only a symmetric key", http.StatusOK, `{"keys":[{"kty":"oct","kid":"k-eddsa","k":"` + b64.EncodeToString(make([]byte, 32)) + `"}]}`, false},
 	}
-	for _, f := range failures {
-		t.Run(f.name, func(t *testing.T) {
-			srv.serve(f.status, []byte(f.doc))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.serve(http.StatusOK, good)
+			if err := v.Refresh(context.Background()); err != nil {
+				t.Fatalf("Refresh with the good set: %v", err)
+			}
+			srv.serve(tt.status, []byte(tt.doc))
 			if err := v.Refresh(context.Background()); !errors.Is(err, ErrJWKS) {
 				t.Errorf("Refresh: got %v, want ErrJWKS", err)
 			}
-			if _, err := v.Verify(context.Background(), tok); err != nil {
+			_, err := v.Verify(context.Background(), tok)
+			switch {
+			case tt.keep && err != nil:
 				t.Errorf("Verify with the last good set: %v", err)
+			case !tt.keep && !errors.Is(err, ErrUnknownKey):
+				t.Errorf("Verify after a set without usable keys: got %v, want ErrUnknownKey", err)
 			}
 		})
 	}
 	srv.serve(http.StatusOK, good)
 	if err := v.Refresh(context.Background()); err != nil {
 		t.Errorf("Refresh after recovery: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("Verify after recovery: %v", err)
+	}
+}
+
+// TestJWKSRevocationBySetWithoutUsableKey: publishing a document that no
+// longer holds a key revokes it, whether the document is empty or holds
+// only keys of other, unpinned algorithms; the background-free path (an
+// unknown kid after the revocation) sees it too.
+func TestJWKSRevocationBySetWithoutUsableKey(t *testing.T) {
+	ring := vtKeys(t)
+	ed, es := ring.byAlg[EdDSA], ring.byAlg[ES256]
+	tok := vtMint(t, vtIssuerFor(t, ed, ProfileDefault), vtParams(3))
+	for name, doc := range map[string][]byte{
+		"empty set":            []byte(`{"keys":[]}`),
+		"only an unpinned key": jwksOf(t, es),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newJWKSServer(t, jwksOf(t, ed))
+			clock := &fakeClock{now: vtNow}
+			v := jwksVerifier(t, srv.URL, clock, func(o *VerifierOptions) { o.Algorithms = []Algorithm{EdDSA} })
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Fatal(err)
+			}
+			srv.serve(http.StatusOK, doc)
+			if err := v.Refresh(context.Background()); !errors.Is(err, ErrJWKS) {
+				t.Errorf("Refresh: got %v, want ErrJWKS (no usable key)", err)
+			}
+			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+				t.Errorf("token of the unpublished key: got %v, want ErrUnknownKey", err)
+			}
+			// Publishing the key again restores it at the next forced
+			// refresh (one per JWKSMinRefresh).
+			srv.serve(http.StatusOK, jwksOf(t, ed))
+			clock.Advance(DefaultJWKSMinRefresh)
+			if _, err := v.Verify(context.Background(), tok); err != nil {
+				t.Errorf("after republishing: %v", err)
+			}
+		})
+	}
+}
+
+// TestJWKSMaxStale: a set that no fetch confirms for JWKSMaxStale is
+// dropped; a successful fetch brings it back.
+func TestJWKSMaxStale(t *testing.T) {
+	ring := vtKeys(t)
+	ed := ring.byAlg[EdDSA]
+	good := jwksOf(t, ed)
+	srv := newJWKSServer(t, good)
+	clock := &fakeClock{now: vtNow}
+	v := jwksVerifier(t, srv.URL, clock, func(o *VerifierOptions) { o.JWKSMaxStale = 2 * time.Hour })
+	srv.serve(http.StatusServiceUnavailable, nil)
+	clock.Advance(2 * time.Hour)
+	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: vtRoles(t), Kind: KindInt64, Key: ed, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := vtMint(t, is, vtParams(1)) // valid for 15 min from now
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("at JWKSMaxStale: %v", err)
+	}
+	clock.Advance(time.Second)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("past JWKSMaxStale with failing refreshes: got %v, want ErrUnknownKey", err)
+	}
+	// The server recovers: the next forced refresh (one per
+	// JWKSMinRefresh) confirms the set again.
+	srv.serve(http.StatusOK, good)
+	clock.Advance(DefaultJWKSMinRefresh)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("after a successful fetch: %v", err)
+	}
+	if _, err := NewVerifier(context.Background(), VerifierOptions{
+		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
+		JWKSURL: srv.URL, JWKSMaxStale: -1, Roles: vtRoles(t), Kind: KindInt64,
+	}); err == nil || !strings.Contains(err.Error(), "JWKSMaxStale") {
+		t.Errorf("negative JWKSMaxStale: got %v, want an error naming it", err)
 	}
 }
 
@@ -418,5 +508,57 @@ func TestJWKSUnknownKidCanceledContext(t *testing.T) {
 	}
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("after Close: got %v, want ErrUnknownKey", err)
+	}
+}
+
+// TestJWKSCanceledRequestKeepsForcedRefresh: requests with unknown kids
+// whose context is already canceled do not use up the forced refresh of
+// the interval, so a key published meanwhile is found by the next request.
+func TestJWKSCanceledRequestKeepsForcedRefresh(t *testing.T) {
+	ring := vtKeys(t)
+	ed, es := ring.byAlg[EdDSA], ring.byAlg[ES256]
+	srv := newJWKSServer(t, jwksOf(t, ed))
+	v := jwksVerifier(t, srv.URL, &fakeClock{now: vtNow}, nil)
+	srv.serve(http.StatusOK, jwksOf(t, ed, es)) // rotation published
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	junk := vtSign(t, ed, vtHeader(EdDSA, "junk"), vtClaims(t, vtParams(1), nil))
+	for range 20 {
+		if _, err := v.Verify(ctx, junk); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("unknown kid, canceled context: got %v, want ErrUnknownKey", err)
+		}
+	}
+	before := srv.requests.Load()
+	newTok := vtMint(t, vtIssuerFor(t, es, ProfileDefault), vtParams(1))
+	if _, err := v.Verify(context.Background(), newTok); err != nil {
+		t.Errorf("token of the newly published key: %v (fetches since: %d)", err, srv.requests.Load()-before)
+	}
+}
+
+// TestJWKSForcedRefreshOutlivesCanceledRequest: a forced refresh that has
+// started completes even though the request that started it is canceled;
+// its result serves the next request.
+func TestJWKSForcedRefreshOutlivesCanceledRequest(t *testing.T) {
+	ring := vtKeys(t)
+	ed, es := ring.byAlg[EdDSA], ring.byAlg[ES256]
+	first := jwksOf(t, ed)
+	rotated := jwksOf(t, ed, es)
+	ctx, cancel := context.WithCancel(context.Background())
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if n.Add(1) == 1 {
+			_, _ = w.Write(first)
+			return
+		}
+		cancel() // the request that forced this refresh gives up meanwhile
+		_, _ = w.Write(rotated)
+	}))
+	t.Cleanup(srv.Close)
+	v := jwksVerifier(t, srv.URL, &fakeClock{now: vtNow}, nil)
+	newTok := vtMint(t, vtIssuerFor(t, es, ProfileDefault), vtParams(1))
+	_, _ = v.Verify(ctx, newTok)
+	if _, err := v.Verify(context.Background(), newTok); err != nil {
+		t.Errorf("after a forced refresh whose request was canceled: %v (fetches %d)", err, n.Load())
 	}
 }

@@ -142,24 +142,15 @@ func (m *ClaimMapping) clone() *ClaimMapping {
 	return &c
 }
 
-// roleByName returns the hierarchy's own string for a declared role.
-func (d *claimsDecoder) roleByName(name string) (string, bool) {
-	for _, n := range d.o.roles.names {
-		if n == name {
-			return n, true
-		}
-	}
-	return "", false
-}
-
 // mappedGroups reads GroupsClaim: an array of group ids, each granted the
 // default role.
 func (d *claimsDecoder) mappedGroups() error {
 	s := &d.s
-	role, ok := d.roleByName(d.o.mapping.DefaultRole)
+	i, ok := d.findRole([]byte(d.o.mapping.DefaultRole))
 	if !ok {
 		return errUnknownRole // validate prevents this
 	}
+	role := d.o.roles.names[i] // the hierarchy's own string
 	has, err := s.openArray()
 	if err != nil {
 		return errWrongType

@@ -17,6 +17,7 @@ const (
 	DefaultJWKSMinRefresh = 5 * time.Minute
 	DefaultJWKSMaxBody    = 1 << 20
 	DefaultJWKSTimeout    = 10 * time.Second
+	DefaultJWKSMaxStale   = 24 * time.Hour
 )
 
 // VerifierOptions configure NewVerifier. Everything is checked once, at
@@ -32,9 +33,21 @@ type VerifierOptions struct {
 	// Keys is a static key set. Exactly one of Keys and JWKSURL is set.
 	Keys []PublicKey
 	// JWKSURL is the https URL of a JSON Web Key Set kept fresh through
-	// jwx's jwk.Cache (plain http is accepted for loopback hosts only).
-	// Keys of the set are validated like static keys; keys whose "use" is
-	// not "sig", whose alg is not pinned, or which are symmetric are skipped.
+	// httprc v3, as jwx's jwk.Cache does (plain http is accepted for
+	// loopback hosts only). Keys of the set are validated like static keys;
+	// keys whose "use" is not "sig", whose alg is not pinned, or which are
+	// symmetric are skipped.
+	//
+	// The set in force follows one rule. A fetch that fails before a
+	// document is read (network error, HTTP status other than 200, body
+	// over JWKSMaxBody, JSON that does not parse) changes nothing: the last
+	// good set stays in use. A 200 response whose JSON parses is the truth
+	// and replaces the set at once, even when it holds no usable key (an
+	// empty "keys", only encryption, symmetric or unpinned keys): every
+	// token is then refused with ErrUnknownKey, which is how a key is
+	// revoked. A set not confirmed by such a fetch for JWKSMaxStale is
+	// dropped too (fail closed) until a fetch succeeds. The first fetch, in
+	// NewVerifier, must succeed and hold a usable key.
 	JWKSURL string
 	// HTTPClient fetches JWKSURL (default: a client with a 10 s timeout).
 	// A client without a timeout gets one; redirects that downgrade https
@@ -48,6 +61,11 @@ type VerifierOptions struct {
 	JWKSMinRefresh time.Duration
 	// JWKSMaxBody caps the JWKS response body (default 1 MiB).
 	JWKSMaxBody int64
+	// JWKSMaxStale bounds how long, measured with Now, a key set is used
+	// without a successful fetch (a 200 response whose JSON parses) when
+	// refreshes keep failing; past it every token is refused with
+	// ErrUnknownKey (default 24 h).
+	JWKSMaxStale time.Duration
 	// Roles is the role hierarchy; required.
 	Roles *Roles
 	// Kind is the kind of the group ids; required.
@@ -95,8 +113,9 @@ type Verifier struct {
 
 // NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
 // the key set once, within ctx, and fails if that fetch fails or yields no
-// usable key; later refreshes run in the background until Close, and a
-// failed refresh keeps the last good set.
+// usable key; later refreshes run in the background until Close. A failed
+// refresh keeps the last good set (for at most JWKSMaxStale); a fetched
+// document replaces it, even one without a usable key (see JWKSURL).
 func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		iss:          opts.Issuer,
@@ -137,6 +156,8 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		return nil, errors.New("capability: VerifierOptions.JWKSMinRefresh is negative")
 	case opts.JWKSMaxBody < 0:
 		return nil, errors.New("capability: VerifierOptions.JWKSMaxBody is negative")
+	case opts.JWKSMaxStale < 0:
+		return nil, errors.New("capability: VerifierOptions.JWKSMaxStale is negative")
 	}
 	sym := false
 	for _, a := range opts.Algorithms {
@@ -194,8 +215,11 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 func (v *Verifier) Audience() string { return v.aud }
 
 // Refresh fetches the JWKS now, regardless of JWKSMinRefresh, and reports
-// whether it yielded a usable key set. On failure the last good set stays
-// in use. For a verifier with static Keys it does nothing.
+// whether it yielded a usable key set. When the fetch fails the last good
+// set stays in use; when it succeeds with a document that holds no usable
+// key, that document is installed all the same (every token is refused)
+// and Refresh returns an error wrapping ErrJWKS. For a verifier with
+// static Keys it does nothing.
 func (v *Verifier) Refresh(ctx context.Context) error {
 	if v.jwks == nil {
 		return nil
@@ -204,7 +228,8 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 }
 
 // Close stops the background JWKS refresh. The verifier keeps verifying
-// with the last good key set but no longer refreshes it. For a verifier with
+// with the last good key set, until it is JWKSMaxStale old, but no longer
+// refreshes it. For a verifier with
 // static Keys it does nothing.
 func (v *Verifier) Close() error {
 	if v.jwks == nil {
