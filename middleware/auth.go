@@ -20,9 +20,9 @@ type Verifier interface {
 
 var _ Verifier = (*capability.Verifier)(nil)
 
-// DefaultMaxTokenBytes is the default bound on a token's size, the same as
-// the capability verifier's default MaxTokenSize.
-const DefaultMaxTokenBytes = 8192
+// DefaultMaxTokenBytes is the default bound on a token's size, the
+// capability verifier's default MaxTokenSize.
+const DefaultMaxTokenBytes = capability.DefaultMaxTokenSize
 
 // Options configure New. The zero Options are valid: no realm, no token
 // cookie, DefaultMaxTokenBytes, WriteError answers, no logging.
@@ -35,10 +35,29 @@ type Options struct {
 	// Cookie is the name of a cookie that may carry the token, for browser
 	// sessions (set it HttpOnly, Secure, SameSite=Lax or Strict, Path=/,
 	// preferably with a "__Host-" name so that a sibling subdomain cannot
-	// plant one, and protect unsafe methods against cross-site requests,
-	// for example with http.CrossOriginProtection). Empty: only the
-	// Authorization header is read.
+	// plant one). Empty: only the Authorization header is read.
+	//
+	// A browser attaches cookies to cross-site requests, so a request
+	// authenticated by the cookie alone (no Bearer Authorization header,
+	// which browsers never add on their own) whose method is not GET, HEAD
+	// or OPTIONS must pass CrossOriginProtection's Check, or is refused
+	// with 403 (ReasonCrossOrigin) before its token is verified.
 	Cookie string
+
+	// CrossOriginProtection checks the unsafe requests authenticated by
+	// the token cookie (see Cookie). Nil: http.NewCrossOriginProtection(),
+	// built once by New, which trusts the request's own origin only
+	// (Sec-Fetch-Site, else Origin against Host). Pass your own to trust
+	// other origins (AddTrustedOrigin) or exempt paths; it is used as is,
+	// and may be changed afterwards as net/http allows.
+	CrossOriginProtection *http.CrossOriginProtection
+
+	// InsecureAllowCrossOriginCookies turns the cross-origin check of
+	// cookie-authenticated requests off: any site a user visits can then
+	// make the browser send state-changing requests with the user's token
+	// cookie. Only for an application that protects every unsafe route
+	// itself.
+	InsecureAllowCrossOriginCookies bool
 
 	// MaxTokenBytes bounds the size of a token, in the header or the
 	// cookie. A larger one is refused before it is parsed or decoded.
@@ -74,6 +93,7 @@ type Options struct {
 type Auth struct {
 	v         Verifier
 	cookie    string
+	cop       *http.CrossOriginProtection // nil: cookie tokens are not checked
 	maxToken  int
 	maxHeader int // maxToken + len("Bearer ")
 	ew        ErrorWriter
@@ -106,6 +126,12 @@ func New(v Verifier, opts Options) (*Auth, error) {
 	}
 	if a.maxToken == 0 {
 		a.maxToken = DefaultMaxTokenBytes
+	}
+	if a.cookie != "" && !opts.InsecureAllowCrossOriginCookies {
+		a.cop = opts.CrossOriginProtection
+		if a.cop == nil {
+			a.cop = http.NewCrossOriginProtection()
+		}
 	}
 	a.maxHeader = a.maxToken + len("Bearer ")
 	if a.ew == nil {
@@ -203,7 +229,8 @@ func (a *Auth) check(r *http.Request) (*capability.Capability, *AuthError) {
 // Handler returns a handler that calls next only for requests that carry a
 // valid token, with the capability in the request context. Every other
 // request is refused through the ErrorWriter: 401 without a token or with
-// an invalid one, 400 when malformed.
+// an invalid one, 400 when malformed, 403 for a cross-origin unsafe request
+// authenticated by the token cookie.
 func (a *Auth) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := a.check(r)

@@ -440,3 +440,93 @@ func TestZeroAuth(t *testing.T) {
 		t.Errorf("Check: %v, %v", c, err)
 	}
 }
+
+// TestCookieCrossOrigin: a request authenticated by the token cookie alone,
+// with an unsafe method, must come from the request's own origin; a header
+// token, a safe method and a same-origin request are not affected.
+func TestCookieCrossOrigin(t *testing.T) {
+	k := newKeys(t)
+	tok := k.mint(t, "alice", true, grant("moderator", 1))
+	trusted := http.NewCrossOriginProtection()
+	if err := trusted.AddTrustedOrigin("https://app.example"); err != nil {
+		t.Fatal(err)
+	}
+	def := k.newAuth(t, middleware.Options{Cookie: "kh"})
+	tests := []struct {
+		name    string
+		opts    *middleware.Options // nil: def
+		method  string
+		cookie  bool
+		header  bool
+		site    string // Sec-Fetch-Site
+		origin  string
+		want    int
+		optWant int // the answer of Optional (0: want)
+	}{
+		{name: "cross-site POST, cookie", method: "POST", cookie: true, site: "cross-site", origin: "https://evil.example", want: 403},
+		{name: "same-site POST, cookie", method: "POST", cookie: true, site: "same-site", want: 403},
+		{name: "cross-origin POST, cookie, Origin only", method: "POST", cookie: true, origin: "https://evil.example", want: 403},
+		{name: "cross-site DELETE, cookie", method: "DELETE", cookie: true, site: "cross-site", want: 403},
+		{name: "same-origin POST, cookie", method: "POST", cookie: true, site: "same-origin", want: 200},
+		{name: "user-initiated POST, cookie", method: "POST", cookie: true, site: "none", want: 200},
+		{name: "same-origin POST, cookie, Origin only", method: "POST", cookie: true, origin: "http://example.com", want: 200},
+		{name: "non-browser POST, cookie", method: "POST", cookie: true, want: 200},
+		{name: "cross-site GET, cookie", method: "GET", cookie: true, site: "cross-site", origin: "https://evil.example", want: 200},
+		{name: "cross-site HEAD, cookie", method: "HEAD", cookie: true, site: "cross-site", want: 200},
+		{name: "cross-site POST, header", method: "POST", header: true, site: "cross-site", origin: "https://evil.example", want: 200},
+		{name: "cross-site POST, header and cookie", method: "POST", header: true, cookie: true, site: "cross-site", want: 200},
+		{name: "cross-site POST, no token", method: "POST", site: "cross-site", want: 401, optWant: 200},
+		{name: "trusted origin", opts: &middleware.Options{Cookie: "kh", CrossOriginProtection: trusted},
+			method: "POST", cookie: true, site: "cross-site", origin: "https://app.example", want: 200},
+		{name: "untrusted origin with a custom protection", opts: &middleware.Options{Cookie: "kh", CrossOriginProtection: trusted},
+			method: "POST", cookie: true, site: "cross-site", origin: "https://evil.example", want: 403},
+		{name: "check turned off", opts: &middleware.Options{Cookie: "kh", InsecureAllowCrossOriginCookies: true},
+			method: "POST", cookie: true, site: "cross-site", origin: "https://evil.example", want: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := def
+			if tt.opts != nil {
+				a = k.newAuth(t, *tt.opts)
+			}
+			newReq := func() *http.Request {
+				var authz []string
+				if tt.header {
+					authz = []string{"Bearer " + tok}
+				}
+				cookie := ""
+				if tt.cookie {
+					cookie = "kh=" + tok
+				}
+				r := request(tt.method, "/threads/1", authz, cookie)
+				if tt.site != "" {
+					r.Header.Set("Sec-Fetch-Site", tt.site)
+				}
+				if tt.origin != "" {
+					r.Header.Set("Origin", tt.origin)
+				}
+				return r
+			}
+			w := serve(a.Handler(capHandler), newReq())
+			if w.Code != tt.want {
+				t.Fatalf("Handler: got %d %q, want %d", w.Code, w.Body.String(), tt.want)
+			}
+			optWant := tt.optWant
+			if optWant == 0 {
+				optWant = tt.want
+			}
+			if w := serve(a.Optional(capHandler), newReq()); w.Code != optWant {
+				t.Errorf("Optional: got %d %q, want %d", w.Code, w.Body.String(), optWant)
+			}
+			if tt.want != 403 {
+				return
+			}
+			checkAnswer(t, w, 403, "")
+			_, err := a.Check(newReq())
+			var ae *middleware.AuthError
+			if !errors.As(err, &ae) || ae.Reason != middleware.ReasonCrossOrigin || !errors.Is(err, middleware.ErrCrossOrigin) {
+				t.Errorf("Check: got %v, want an *AuthError with ReasonCrossOrigin matching ErrCrossOrigin", err)
+			}
+		})
+	}
+}

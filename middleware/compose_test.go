@@ -114,6 +114,23 @@ func TestRecover(t *testing.T) {
 		}
 	})
 
+	t.Run("handler headers dropped", func(t *testing.T) {
+		h := rec(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "new-session-for-alice"})
+			w.Header().Set("Location", "/admin")
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Set("X-Partial", "1")
+			panic("boom")
+		}))
+		w := serve(h, httptest.NewRequest("GET", "/", nil))
+		checkAnswer(t, w, 500, "")
+		for _, name := range []string{"Set-Cookie", "Location", "Content-Encoding", "X-Partial"} {
+			if v, ok := w.Header()[name]; ok {
+				t.Errorf("500 answer has the failed handler's %s: %q", name, v)
+			}
+		}
+	})
+
 	t.Run("default logger", func(t *testing.T) {
 		h := middleware.Recover(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("x") }))
 		checkAnswer(t, serve(h, httptest.NewRequest("GET", "/", nil)), 500, "")

@@ -45,9 +45,14 @@
 //
 // Optionally, Options.Cookie names a cookie that may carry the token, for
 // browser sessions. An empty cookie value (a cleared session) counts as no
-// cookie. A cookie-authenticated API must protect its unsafe methods from
-// cross-site requests (SameSite cookies, http.CrossOriginProtection);
-// DecodeJSON's media-type check helps.
+// cookie. Browsers attach cookies to cross-site requests, so a request
+// authenticated by the cookie alone whose method is not GET, HEAD or
+// OPTIONS must pass an http.CrossOriginProtection check (Sec-Fetch-Site,
+// else Origin against Host; Options.CrossOriginProtection for trusted
+// origins), or is refused with 403 (ReasonCrossOrigin, ErrCrossOrigin)
+// before its token is verified: fail closed. A Bearer Authorization header
+// is not checked, since browsers never add one to a cross-site request on
+// their own. Options.InsecureAllowCrossOriginCookies turns the check off.
 //
 // The query string is never read: a request whose only token is an
 // access_token query parameter (RFC 6750 §2.3) is a request without a token

@@ -25,6 +25,12 @@ var (
 	// 415.
 	ErrUnsupportedMediaType = errors.New("middleware: unsupported media type")
 
+	// ErrCrossOrigin is matched by the error of a request authenticated by
+	// the token cookie alone, with a method other than GET, HEAD or
+	// OPTIONS, that Options.CrossOriginProtection refuses as cross-origin.
+	// WriteError answers it with 403.
+	ErrCrossOrigin = errors.New("middleware: cross-origin request with the token cookie")
+
 	// ErrInsufficientScope is matched by the error of a request whose valid
 	// capability does not pass a Require… check. WriteError answers it with
 	// 403 and error="insufficient_scope".
@@ -57,6 +63,7 @@ const (
 	ReasonInvalidToken      = "invalid_token"      // capability.ErrInvalidToken without a known reason
 	ReasonVerifierError     = "verifier_error"     // the verifier failed without judging the token
 	ReasonInsufficientScope = "insufficient_scope" // a Require… check refused a valid capability
+	ReasonCrossOrigin       = "cross_origin"       // a cookie-authenticated unsafe request from another origin
 )
 
 // AuthError is the error of a request that Auth refuses. Its fields are
@@ -75,7 +82,7 @@ type AuthError struct {
 	// nil when the request was refused before verification.
 	Err error
 
-	sentinel  error  // ErrNoToken, ErrBadRequest, ErrInsufficientScope or nil
+	sentinel  error  // ErrNoToken, ErrBadRequest, ErrInsufficientScope, ErrCrossOrigin or nil
 	challenge string // the WWW-Authenticate value, "" for none
 }
 
@@ -88,7 +95,7 @@ func (e *AuthError) Error() string {
 }
 
 // Unwrap returns the sentinel of the error's class (ErrNoToken,
-// ErrBadRequest or ErrInsufficientScope) and Err, for errors.Is and
+// ErrBadRequest, ErrInsufficientScope or ErrCrossOrigin) and Err, for errors.Is and
 // errors.As. A rejected token matches capability.ErrInvalidToken through
 // Err.
 func (e *AuthError) Unwrap() []error {

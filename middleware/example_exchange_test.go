@@ -43,8 +43,7 @@ func ExampleTokenExchange() {
 
 	exchange, err := middleware.NewTokenExchange(middleware.TokenExchangeOptions{
 		Verifier: verifierFor("forum"), // subject tokens: the users' audience only
-		Issuer:   issuer,
-		Roles:    roles,
+		Issuer:   issuer,               // and its role hierarchy
 		Audiences: map[string]middleware.AudiencePolicy{
 			"plugin.stats": {Roles: []string{"member"}},
 		},

@@ -78,14 +78,14 @@ type TokenExchangeOptions struct {
 	// Verifier verifies the subject token. Required. It must be configured
 	// for the users' audience (for example "forum") and for none of the
 	// exchange's audiences, so that a token issued by the exchange cannot
-	// be presented to it again.
+	// be presented to it again. When it has an Audience() string method
+	// (*capability.Verifier has), a declared audience equal to it is an
+	// error.
 	Verifier Verifier
 	// Issuer mints the exchanged tokens. Required. Its MaxTTL must allow
-	// TTL.
+	// TTL. Its role hierarchy (Issuer.Roles), which must be the verifier's,
+	// is the one the approved roles are checked against.
 	Issuer *capability.Issuer
-	// Roles is the hierarchy that the approved roles are checked against:
-	// the issuer's and the verifier's. Required.
-	Roles *capability.Roles
 	// Audiences declares the audiences a token may be exchanged for, with
 	// their approved roles. Required, at least one. An audience name is 1
 	// to 256 printable ASCII characters without spaces.
@@ -177,26 +177,31 @@ type TokenExchangeOptions struct {
 type TokenExchange struct {
 	v       Verifier
 	issuer  *capability.Issuer
-	aud     map[string]AudiencePolicy
+	aud     map[string]audience
 	ttl     time.Duration
 	maxBody int64
 	now     func() time.Time
 	log     *slog.Logger
 }
 
+// audience is a declared audience, its approved roles compiled once.
+type audience struct {
+	approval   *capability.Approval
+	allowEmpty bool
+}
+
 // NewTokenExchange checks opts and returns an exchange. It reports the first
-// invalid option by its field name: a missing Verifier, Issuer or Roles, no
-// audience, an invalid audience name, an unknown, reserved or repeated
-// approved role, an audience that approves nothing without AllowEmpty, a
-// negative TTL or MaxBodyBytes.
+// invalid option by its field name: a missing Verifier or Issuer, no
+// audience, an invalid audience name, an audience equal to the Verifier's
+// own, an unknown, reserved or repeated approved role, an audience that
+// approves nothing without AllowEmpty, a negative TTL or MaxBodyBytes, a TTL
+// over the Issuer's MaxTTL.
 func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
 	switch {
 	case opts.Verifier == nil:
 		return nil, errors.New("middleware: TokenExchangeOptions.Verifier is required")
 	case opts.Issuer == nil:
 		return nil, errors.New("middleware: TokenExchangeOptions.Issuer is required")
-	case opts.Roles == nil:
-		return nil, errors.New("middleware: TokenExchangeOptions.Roles is required")
 	case len(opts.Audiences) == 0:
 		return nil, errors.New("middleware: TokenExchangeOptions.Audiences is required")
 	case opts.TTL < 0:
@@ -207,7 +212,7 @@ func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
 	e := &TokenExchange{
 		v:       opts.Verifier,
 		issuer:  opts.Issuer,
-		aud:     make(map[string]AudiencePolicy, len(opts.Audiences)),
+		aud:     make(map[string]audience, len(opts.Audiences)),
 		ttl:     opts.TTL,
 		maxBody: opts.MaxBodyBytes,
 		now:     opts.Now,
@@ -222,22 +227,37 @@ func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	if maxTTL := opts.Issuer.MaxTTL(); e.ttl > maxTTL {
+		return nil, fmt.Errorf("middleware: TokenExchangeOptions.TTL %v exceeds the Issuer's MaxTTL %v: every exchange would fail", e.ttl, maxTTL)
+	}
+	roles := opts.Issuer.Roles()
+	subjectAud := ""
+	if va, ok := opts.Verifier.(interface{ Audience() string }); ok {
+		subjectAud = va.Audience()
+	}
 	for name, p := range opts.Audiences {
 		if !validAudience(name) {
 			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences: audience %q must be 1..%d printable ASCII characters without spaces", name, maxAudienceLen)
+		}
+		if name == subjectAud {
+			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences: audience %q is the Verifier's own: exchanged tokens would be accepted as subject tokens", name)
 		}
 		if len(p.Roles) == 0 && !p.AllowEmpty {
 			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q] approves no role and does not AllowEmpty: every exchange would be refused", name)
 		}
 		for i, r := range p.Roles {
-			if !opts.Roles.Known(r) {
+			if !roles.Known(r) {
 				return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: approved role %q is not declared", name, r)
 			}
 			if slices.Contains(p.Roles[:i], r) {
 				return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: approved role %q is listed twice", name, r)
 			}
 		}
-		e.aud[name] = AudiencePolicy{Roles: slices.Clone(p.Roles), AllowEmpty: p.AllowEmpty}
+		ap, err := capability.NewApproval(roles, p.Roles...)
+		if err != nil {
+			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: %w", name, err)
+		}
+		e.aud[name] = audience{approval: ap, allowEmpty: p.AllowEmpty}
 	}
 	return e, nil
 }
@@ -499,12 +519,12 @@ func (e *TokenExchange) narrow(c *capability.Capability, audience string) (*Exch
 	if !ok {
 		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidTarget, "undeclared audience", nil)
 	}
-	grants, err := c.GrantsWithin(policy.Roles...)
+	grants, err := c.GrantsWithinApproval(policy.approval)
 	if err != nil {
-		// The verifier's hierarchy is not TokenExchangeOptions.Roles.
+		// The verifier's hierarchy does not declare the approved roles.
 		return nil, exchangeError(http.StatusInternalServerError, ExchangeServerError, "role hierarchy mismatch", err)
 	}
-	if len(grants) == 0 && !policy.AllowEmpty {
+	if len(grants) == 0 && !policy.allowEmpty {
 		return nil, exchangeError(http.StatusForbidden, ExchangeAccessDenied, "no grant within the approved roles", nil)
 	}
 	now := e.now()

@@ -91,7 +91,6 @@ func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*middleware.
 	o := middleware.TokenExchangeOptions{
 		Verifier: f.user,
 		Issuer:   f.issuer,
-		Roles:    roles,
 		Audiences: map[string]middleware.AudiencePolicy{
 			xchStats: {Roles: []string{"member"}},
 			xchMod:   {Roles: []string{"moderator"}},
@@ -619,7 +618,7 @@ func TestExchangeNoWidening(t *testing.T) {
 	// users' and plugin.stats's tokens.
 	lax, err := middleware.NewTokenExchange(middleware.TokenExchangeOptions{
 		Verifier: xchAnyAudience{f.user, f.verifier(t, xchStats)},
-		Issuer:   f.issuer, Roles: f.roles, Now: f.clock,
+		Issuer:   f.issuer, Now: f.clock,
 		Audiences: map[string]middleware.AudiencePolicy{xchMod: {Roles: []string{"moderator"}}, xchStats: {Roles: []string{"member"}}},
 	})
 	if err != nil {
@@ -738,7 +737,7 @@ func TestNewTokenExchangeOptions(t *testing.T) {
 	f := newXchFixture(t, nil, nil)
 	base := func() middleware.TokenExchangeOptions {
 		return middleware.TokenExchangeOptions{
-			Verifier: f.user, Issuer: f.issuer, Roles: f.roles,
+			Verifier: f.user, Issuer: f.issuer,
 			Audiences: map[string]middleware.AudiencePolicy{xchStats: {Roles: []string{"member"}}},
 		}
 	}
@@ -750,7 +749,6 @@ func TestNewTokenExchangeOptions(t *testing.T) {
 		{"valid", func(*middleware.TokenExchangeOptions) {}, ""},
 		{"no verifier", func(o *middleware.TokenExchangeOptions) { o.Verifier = nil }, "Verifier"},
 		{"no issuer", func(o *middleware.TokenExchangeOptions) { o.Issuer = nil }, "Issuer"},
-		{"no roles", func(o *middleware.TokenExchangeOptions) { o.Roles = nil }, "Roles"},
 		{"no audiences", func(o *middleware.TokenExchangeOptions) { o.Audiences = nil }, "Audiences"},
 		{"empty audience name", func(o *middleware.TokenExchangeOptions) {
 			o.Audiences[""] = middleware.AudiencePolicy{Roles: []string{"member"}}
@@ -777,6 +775,15 @@ func TestNewTokenExchangeOptions(t *testing.T) {
 			o.Audiences[xchMod] = middleware.AudiencePolicy{AllowEmpty: true}
 		}, ""},
 		{"negative TTL", func(o *middleware.TokenExchangeOptions) { o.TTL = -time.Second }, "TTL"},
+		{"TTL over the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = 25 * time.Hour }, "MaxTTL"},
+		{"TTL at the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = capability.DefaultMaxTTL }, ""},
+		{"audience of the subject verifier", func(o *middleware.TokenExchangeOptions) {
+			o.Audiences[xchUserAud] = middleware.AudiencePolicy{Roles: []string{"member"}}
+		}, "Verifier's own"},
+		{"audience of a verifier without Audience()", func(o *middleware.TokenExchangeOptions) {
+			o.Verifier = xchFuncVerifier(f.user.Verify)
+			o.Audiences[xchUserAud] = middleware.AudiencePolicy{Roles: []string{"member"}}
+		}, ""},
 		{"negative MaxBodyBytes", func(o *middleware.TokenExchangeOptions) { o.MaxBodyBytes = -1 }, "MaxBodyBytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

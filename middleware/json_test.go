@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -73,5 +74,105 @@ func TestDecodeJSON(t *testing.T) {
 	middleware.WriteError(w, r, err)
 	if w.Code != http.StatusInternalServerError {
 		t.Errorf("nil target: status %d", w.Code)
+	}
+}
+
+// TestDecodeJSONStrictKeys: repeated keys (at any depth) and keys that
+// match a field only when case is ignored are refused; everything
+// encoding/json accepts exactly is still accepted.
+func TestDecodeJSONStrictKeys(t *testing.T) {
+	type Inner struct {
+		Name string `json:"name"`
+	}
+	type Base struct {
+		ID   int64 `json:"id"`
+		Note string
+	}
+	type target struct {
+		Base
+		Group   int64             `json:"group"`
+		Skipped string            `json:"-"`
+		Dash    string            `json:"-,"`
+		Plain   string            // no tag: the Go name
+		Inner   Inner             `json:"inner"`
+		Ptr     *Inner            `json:"ptr"`
+		List    []Inner           `json:"list"`
+		Arr     [2]*Inner         `json:"arr"`
+		Meta    map[string]Inner  `json:"meta"`
+		Any     any               `json:"any"`
+		Raw     json.RawMessage   `json:"raw"`
+		Opts    map[string]string `json:"opts,omitempty"`
+		Kind    string            `json:"kind"`
+	}
+	tests := []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"exact names", `{"group":1,"id":2,"Note":"n","-":"d","Plain":"p","inner":{"name":"a"},"ptr":{"name":"b"},"list":[{"name":"c"}],"arr":[{"name":"d"},null],"meta":{"Any":{"name":"e"},"any":{"name":"f"}},"any":{"X":1},"raw":{"Y":2},"opts":{"K":"v","k":"w"}}`, true},
+		{"repeated key", `{"group":1,"group":2}`, false},
+		{"repeated key, escaped", `{"group":1,"gr\u006fup":2}`, false},
+		{"repeated key in a nested struct", `{"inner":{"name":"a","name":"b"}}`, false},
+		{"repeated key in a list element", `{"list":[{"name":"a"},{"name":"a","name":"b"}]}`, false},
+		{"repeated key in a map", `{"opts":{"k":"a","k":"b"}}`, false},
+		{"repeated key in an interface value", `{"any":{"x":1,"x":2}}`, false},
+		{"repeated key in a RawMessage", `{"raw":{"x":1,"x":2}}`, false},
+		{"repeated key among many", `{"meta":{"a":{},"b":{},"c":{},"d":{},"e":{},"f":{},"g":{},"h":{},"i":{},"j":{},"k":{},"l":{},"m":{},"n":{},"o":{},"p":{},"q":{},"r":{},"a":{}}}`, false},
+		{"upper case", `{"GROUP":2}`, false},
+		{"mixed case", `{"Group":2}`, false},
+		{"case of a nested field", `{"inner":{"Name":"a"}}`, false},
+		{"case of a pointer field", `{"ptr":{"NAME":"a"}}`, false},
+		{"case of a list element field", `{"list":[{"nAme":"a"}]}`, false},
+		{"case of an array element field", `{"arr":[{"Name":"a"}]}`, false},
+		{"case of a map value field", `{"meta":{"x":{"Name":"a"}}}`, false},
+		{"case of an embedded field", `{"ID":2}`, false},
+		{"case of an untagged field", `{"plain":"p"}`, false},
+		{"Kelvin sign folds to k", "{\"\u212aind\":\"x\"}", false},
+		{"skipped field", `{"Skipped":"x"}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			var v target
+			err := middleware.DecodeJSON(httptest.NewRecorder(), r, &v, 0)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("got %v, want success", err)
+				}
+				if v.Group != 1 || v.ID != 2 || v.Dash != "d" || v.Plain != "p" || v.Meta["Any"].Name != "e" || v.Opts["K"] != "v" {
+					t.Errorf("decoded %+v", v)
+				}
+				return
+			}
+			if !errors.Is(err, middleware.ErrBadRequest) {
+				t.Fatalf("got %v, want ErrBadRequest", err)
+			}
+			w := httptest.NewRecorder()
+			middleware.WriteError(w, r, err)
+			checkAnswer(t, w, 400, "")
+		})
+	}
+	// Top-level values other than structs: the duplicate rule still holds.
+	for _, tc := range []struct {
+		body string
+		v    any
+		ok   bool
+	}{
+		{`{"a":1,"A":2}`, &map[string]int{}, true},
+		{`{"a":1,"a":2}`, &map[string]int{}, false},
+		{`[{"a":1},{"a":1,"a":1}]`, &[]map[string]int{}, false},
+		{`{"a":[1,{"b":1,"b":2}]}`, new(any), false},
+		{`{"a":[1,{"b":1,"c":2}]}`, new(any), true},
+		{strings.Repeat("[", 10000) + strings.Repeat("]", 10000), new(any), true},
+		{strings.Repeat("[", 10001) + strings.Repeat("]", 10001), new(any), false},
+		{strings.Repeat("[", 400000), new(any), false},
+	} {
+		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
+		r.Header.Set("Content-Type", "application/json")
+		err := middleware.DecodeJSON(httptest.NewRecorder(), r, tc.v, 0)
+		if tc.ok && err != nil || !tc.ok && !errors.Is(err, middleware.ErrBadRequest) {
+			t.Errorf("%s into %T: got %v, want ok=%v", tc.body, tc.v, err, tc.ok)
+		}
 	}
 }

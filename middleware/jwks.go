@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,9 @@ const DefaultJWKSMaxAge = 5 * time.Minute
 // ETag (a hash of the document) and conditional GET (If-None-Match → 304).
 // It answers GET and HEAD only (405 with Allow: GET, HEAD otherwise). The
 // document is read from Keys on every request, so that a rotation is
-// published at once.
+// published at once; its ETag is computed once per distinct document
+// (*capability.Issuer builds its document once per key set). A JWKS must
+// not be copied after first use.
 //
 // An auth service publishes its keys in one line:
 //
@@ -34,6 +37,25 @@ const DefaultJWKSMaxAge = 5 * time.Minute
 type JWKS struct {
 	Keys   KeySet
 	MaxAge time.Duration // 0: DefaultJWKSMaxAge; below a second: no-cache
+
+	last atomic.Pointer[jwksDoc] // the last document served, with its ETag
+}
+
+// jwksDoc is a served document and its ETag; immutable.
+type jwksDoc struct {
+	doc  []byte
+	etag string
+}
+
+// etag returns doc's ETag, reusing the last one when doc is unchanged.
+func (h *JWKS) etag(doc []byte) string {
+	if last := h.last.Load(); last != nil && bytes.Equal(last.doc, doc) {
+		return last.etag
+	}
+	sum := sha256.Sum256(doc)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	h.last.Store(&jwksDoc{doc: bytes.Clone(doc), etag: etag})
+	return etag
 }
 
 // JWKSHandler returns a handler serving keys's JWKS document with
@@ -56,11 +78,10 @@ func (h *JWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusInternalServerError, "", "")
 		return
 	}
-	sum := sha256.Sum256(doc)
 	hd := w.Header()
 	hd.Set("Content-Type", "application/jwk-set+json")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:18])+`"`)
+	hd.Set("ETag", h.etag(doc))
 	switch age := h.MaxAge; {
 	case age == 0:
 		hd.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(DefaultJWKSMaxAge/time.Second)))

@@ -1,11 +1,14 @@
 package middleware_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,4 +110,39 @@ func TestJWKSHandler(t *testing.T) {
 	checkAnswer(t, w, 500, "")
 	w = serve(&middleware.JWKS{}, httptest.NewRequest("GET", "/", nil))
 	checkAnswer(t, w, 500, "")
+}
+
+// docKeySet is a KeySet whose document a test sets.
+type docKeySet struct{ doc atomic.Pointer[[]byte] }
+
+func (d *docKeySet) JWKS() ([]byte, error) { return *d.doc.Load(), nil }
+
+// TestJWKSHandlerETagFollowsDocument: the ETag computed once per document
+// is always the current document's, also when a document comes back.
+func TestJWKSHandlerETagFollowsDocument(t *testing.T) {
+	ks := &docKeySet{}
+	h := &middleware.JWKS{Keys: ks}
+	etagOf := func(doc string) string {
+		sum := sha256.Sum256([]byte(doc))
+		return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	}
+	for _, doc := range []string{`{"keys":[1]}`, `{"keys":[1]}`, `{"keys":[2]}`, `{"keys":[1]}`, `{"keys":[]}`} {
+		b := []byte(doc)
+		ks.doc.Store(&b)
+		w := serve(h, httptest.NewRequest("GET", "/", nil))
+		if got, want := w.Header().Get("ETag"), etagOf(doc); got != want || w.Body.String() != doc {
+			t.Errorf("document %s: ETag %s body %s, want %s", doc, got, w.Body, want)
+		}
+		b[2] = 'X' // the handler keeps no alias of a document it was given
+	}
+}
+
+func BenchmarkJWKSHandler(b *testing.B) {
+	k := newKeys(b)
+	h := middleware.JWKSHandler(k.issuer)
+	r := httptest.NewRequest("GET", "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		serve(h, r)
+	}
 }

@@ -11,7 +11,7 @@ import (
 
 // Bounds on the untrusted or unbounded values that reach a log record.
 const (
-	maxLogKeyID   = 128 // capability.MaxKeyIDLen
+	maxLogKeyID   = capability.MaxKeyIDLen
 	maxLogSubject = 256
 )
 

@@ -38,7 +38,8 @@ type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
 //	ErrInsufficientScope                         403, WWW-Authenticate: Bearer error="insufficient_scope"
 //	*http.MaxBytesError                          413
 //	ErrUnsupportedMediaType                      415
-//	sqlguard.ErrDenied, sqlguard.ErrNotApproved  403
+//	sqlguard.ErrDenied, sqlguard.ErrNotApproved,
+//	ErrCrossOrigin                               403
 //	sqlguard.ErrNotFound                         404
 //	sqlguard.IsUniqueViolation                   409
 //	sqlguard.IsInsufficientPrivilege             403 (a GRANT or row-level security policy refused)
@@ -89,7 +90,7 @@ func classify(err error) (status int, challenge, detail string) {
 			detail = "needs " + de.Need
 		}
 		return http.StatusForbidden, "", detail
-	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotApproved):
+	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotApproved), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden, "", ""
 	case errors.Is(err, sqlguard.ErrNotFound):
 		return http.StatusNotFound, "", ""

@@ -14,7 +14,8 @@ func Recover(next http.Handler) http.Handler { return RecoverWith(nil, nil)(next
 // RecoverWith returns a middleware that recovers a panic in the handler it
 // wraps, logs it (the value and the stack) to logger (nil: slog.Default) at
 // LevelError, and answers through ew (nil: WriteError) with an error that
-// maps to 500; the panic value never reaches the client.
+// maps to 500; the panic value never reaches the client. The headers the
+// handler had set are all deleted before ew is called.
 //
 // http.ErrAbortHandler is not recovered: it propagates, so that net/http
 // aborts the response as the handler asked. When the handler had already
@@ -51,6 +52,10 @@ func RecoverWith(logger *slog.Logger, ew ErrorWriter) func(http.Handler) http.Ha
 				if rw.started {
 					panic(http.ErrAbortHandler)
 				}
+				// Nothing of the failed handler's answer is sent: not a
+				// cookie it set, nor a Location, nor a Content-Encoding
+				// that the problem body does not have.
+				clear(w.Header())
 				ew(w, r, errPanic)
 			}()
 			next.ServeHTTP(rw, r)

@@ -44,6 +44,18 @@ func (a *Auth) token(r *http.Request) (string, *AuthError) {
 		switch {
 		case ct == "":
 		case tok == "":
+			// The cookie alone authenticates: a browser sends it with
+			// cross-site requests too.
+			if a.cop != nil {
+				if err := a.cop.Check(r); err != nil {
+					return "", &AuthError{
+						Status:   http.StatusForbidden,
+						Reason:   ReasonCrossOrigin,
+						Err:      err,
+						sentinel: ErrCrossOrigin,
+					}
+				}
+			}
 			tok = ct
 		case tok != ct:
 			return "", a.badRequest(ReasonTokenMismatch)
