@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -39,7 +40,8 @@ type ReportPolicy struct {
 	// Parents is the chain from Table to the row holding the group.
 	Parents []ReportParent `json:"parents,omitempty"`
 	// Conditions are the extra conditions ANDed with the guard, as
-	// declared. They only narrow; they are not part of the lock file.
+	// declared, with <subject> for the placeholder Subject. They only
+	// narrow; the lock file holds their number and their Subject count.
 	Conditions    []string `json:"conditions,omitempty"`
 	AdminOverride bool     `json:"admin_override"`
 	OwnerColumn   string   `json:"owner_column,omitempty"`
@@ -47,6 +49,11 @@ type ReportPolicy struct {
 	// Write the columns an insert writes (SubjectColumn included).
 	Set   []string `json:"set,omitempty"`
 	Write []string `json:"write,omitempty"`
+	// SubjectColumn is the inserted column bound to the capability's
+	// subject (it is in Write too).
+	SubjectColumn string `json:"subject_column,omitempty"`
+	// Joins are the relations a read's query reads besides Table.
+	Joins []string `json:"joins,omitempty"`
 	// DistinguishDenied: a Get that reveals that a key exists.
 	DistinguishDenied bool `json:"distinguish_denied,omitempty"`
 	// Unguarded is the reason of a policy without group guard.
@@ -87,8 +94,9 @@ func (r *Registry) Report() Report {
 			Name: p.Name, Kind: p.Kind, Table: p.Table,
 			Role: p.Role, ReadRole: p.ReadRole, Group: PermissionGroup(p),
 			Conditions: p.Conditions, AdminOverride: p.AdminOverride, OwnerColumn: p.OwnerColumn,
-			Set: p.Set, Write: writtenColumns(p), DistinguishDenied: p.DistinguishDenied,
-			Unguarded: p.Unguarded,
+			Set: p.Set, Write: writtenColumns(p), SubjectColumn: p.SubjectColumn, Joins: p.Joins,
+			DistinguishDenied: p.DistinguishDenied,
+			Unguarded:         p.Unguarded,
 		}
 		for _, h := range p.Parents {
 			rp.Parents = append(rp.Parents, ReportParent{Column: h.Column, Table: h.Table, Key: parentKey(h)})
@@ -198,6 +206,15 @@ func parentKey(h Parent) string {
 		return "id"
 	}
 	return h.Key
+}
+
+// requestColumns are the columns an insert or upsert takes from the
+// call's values.
+func requestColumns(p PolicyInfo) []string {
+	if p.Kind != KindInsert && p.Kind != KindInsertChild && p.Kind != KindUpsert {
+		return nil
+	}
+	return slices.Clone(p.Columns)
 }
 
 // writtenColumns are the columns an insert or upsert writes.

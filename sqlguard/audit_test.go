@@ -39,7 +39,7 @@ func TestReportJSON(t *testing.T) {
 	if parents, _ := del["parents"].([]any); len(parents) != 1 || parents[0].(map[string]any)["table"] != "threads" {
 		t.Errorf("posts.delete parents = %v", del["parents"])
 	}
-	if conds, _ := byName["posts.edit"]["conditions"].([]any); len(conds) != 1 || conds[0] != "posts.author = ?" {
+	if conds, _ := byName["posts.edit"]["conditions"].([]any); len(conds) != 1 || conds[0] != "posts.author = <subject>" {
 		t.Errorf("posts.edit conditions = %v", byName["posts.edit"]["conditions"])
 	}
 	if byName["sessions.purge"]["unguarded"] != "expired sessions are purged by a job without a user" {

@@ -19,17 +19,27 @@ type TxBeginner interface {
 
 // WithCapability runs fn in a transaction bound to capability c for the
 // second wall (see SecondWall): it begins a transaction on db, switches to
-// the wall's role opts.AppRole() and sets the capability's groups per role,
-// admin flag and subject as transaction-local settings, all in one
-// statement of bound parameters:
+// the wall's role opts.AppRole() and sets every setting the wall reads as
+// transaction-local settings, all in one statement of bound parameters:
 //
 //	SELECT set_config($1, $2, true), set_config($3, $4, true), ...
 //
 // then calls fn, and commits if fn returns nil (rolls back otherwise, and
 // on panic). The role and the settings end with the transaction, so the
 // connection goes back to its pool, or to a transaction-mode pooler, as it
-// came. A nil capability holds nothing: every setting is empty and the
-// wall lets nothing through.
+// came. A nil capability holds nothing: the admin flag is false, the
+// subject and every groups setting are empty, and the wall lets nothing
+// through.
+//
+// Every setting is set, never skipped: the admin flag, the subject, the
+// groups of every role of c's hierarchy (empty where c holds none), and,
+// because a transaction may already carry the settings of another
+// capability (WithCapability nested in a pgx.Tx that ran it before, with
+// another capability or nil), every groups setting that an earlier
+// WithCapability of the same transaction set is reset to empty in the same
+// statement: the names set are listed in the setting <ns>.settings. So a
+// nil capability inside a transaction that ran WithCapability for another
+// capability sees nothing, like it would on its own.
 //
 // The connection's role must be allowed to switch to opts.AppRole()
 // (WallOptions.Grantees). Statements run by fn, guarded or not, are
@@ -50,15 +60,20 @@ func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability
 		roles = c.Roles().Names()
 	}
 	sql := setConfigSQL(len(roles))
-	args := make([]any, 0, 6+2*len(roles))
+	args := make([]any, 0, 8+2*len(roles))
 	subject := ""
 	if c != nil {
 		subject = c.Subject()
 	}
-	args = append(args, "role", opts.AppRole(), opts.AdminSetting(), strconv.FormatBool(c.Admin()), opts.SubjectSetting(), subject)
-	for _, r := range roles {
-		args = append(args, opts.GroupsSetting(r), groupsArg(c, r))
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = opts.GroupsSetting(r)
 	}
+	args = append(args, "role", opts.AppRole(), opts.AdminSetting(), strconv.FormatBool(c.Admin()), opts.SubjectSetting(), subject)
+	for i, r := range roles {
+		args = append(args, names[i], groupsArg(c, r))
+	}
+	args = append(args, opts.ns()+".settings", names)
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlguard: with capability: begin: %w", err)
@@ -85,7 +100,11 @@ func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability
 }
 
 // setConfigSQL is the statement setting the role, admin, subject and n
-// group settings: names and values are all parameters.
+// group settings, resetting the groups settings an earlier call of the
+// transaction set that this one does not, and recording the names set:
+// names and values are all parameters. The reset and the record may run
+// in either order: the record only adds the names this statement sets,
+// which the reset leaves alone.
 func setConfigSQL(n int) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
@@ -95,5 +114,10 @@ func setConfigSQL(n int) string {
 		}
 		b.WriteString("set_config($" + strconv.Itoa(2*i+1) + ", $" + strconv.Itoa(2*i+2) + ", true)")
 	}
+	list := "$" + strconv.Itoa(2*(3+n)+1)
+	names := "$" + strconv.Itoa(2*(3+n)+2) + "::text[]"
+	prev := "string_to_array(NULLIF(current_setting(" + list + ", true), ''), ',')"
+	b.WriteString(", (SELECT count(set_config(s, '', true)) FROM unnest(" + prev + ") AS s WHERE s <> ALL(" + names + "))")
+	b.WriteString(", set_config(" + list + ", array_to_string(ARRAY(SELECT DISTINCT s FROM unnest(" + prev + " || " + names + ") AS s ORDER BY s), ','), true)")
 	return b.String()
 }

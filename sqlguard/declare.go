@@ -405,9 +405,13 @@ func (d *decl) writeConds() error {
 		if len(sql) == 0 || isBlank(sql) {
 			return fmt.Errorf("Where[%d] renders empty", i)
 		}
+		if err := checkCondition(sql); err != nil {
+			return fmt.Errorf("Where[%d] %q: %v", i, sql, err)
+		}
 		f := frag{"(" + sql + ")", d.bd.slots(args)}
 		d.conds = append(d.conds, f)
-		d.info.Conditions = append(d.info.Conditions, describe(frag{sql: sql}))
+		d.info.Conditions = append(d.info.Conditions, describe(sql, args))
+		d.info.SubjectBindings += countSubjects(args)
 	}
 	return nil
 }
@@ -520,6 +524,47 @@ const (
 	statusDeniedExist = 5 // upsert: the existing row is not readable
 )
 
+// insertColumns returns the quoted inserted columns: cols, then
+// SubjectColumn when set.
+func (d *decl) insertColumns(cols []string) ([]string, error) {
+	p := d.p
+	all := slices.Clone(cols)
+	if p.SubjectColumn != "" {
+		sc, err := ident(p.SubjectColumn)
+		if err != nil {
+			return nil, fmt.Errorf("SubjectColumn: %v", err)
+		}
+		if slices.Contains(p.Columns, p.SubjectColumn) {
+			return nil, fmt.Errorf("SubjectColumn %s is also in Columns", p.SubjectColumn)
+		}
+		all = append(all, sc)
+	}
+	return all, nil
+}
+
+// insertSelect writes "INSERT INTO t (all) SELECT $values[, $subject]":
+// the first n columns take the call's values, a last SubjectColumn the
+// capability's subject.
+func (d *decl) insertSelect(b *buf, all []string, n int) {
+	b.s("INSERT INTO ", d.from, " (")
+	for i, qc := range all {
+		if i > 0 {
+			b.s(", ")
+		}
+		b.s(qc)
+	}
+	b.s(") SELECT ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.s(", ")
+		}
+		b.slot(slot{kind: slotValue, i: i})
+	}
+	if len(all) > n {
+		b.s(", ").slot(slot{kind: slotSubject})
+	}
+}
+
 func (d *decl) insert() (*compiled, error) {
 	p := d.p
 	if err := d.refuse("Key", "Set", "Query", "DistinguishDenied", "OwnerColumn", "Alias"); err != nil {
@@ -532,16 +577,9 @@ func (d *decl) insert() (*compiled, error) {
 	c := &compiled{reg: d.r, directGroup: -1, checkGroup: -1}
 	c.groupVals = make([]bool, len(cols))
 	d.info.Values = slices.Clone(p.Columns)
-	all := slices.Clone(cols)
-	if p.SubjectColumn != "" {
-		sc, err := ident(p.SubjectColumn)
-		if err != nil {
-			return nil, fmt.Errorf("SubjectColumn: %v", err)
-		}
-		if slices.Contains(p.Columns, p.SubjectColumn) {
-			return nil, fmt.Errorf("SubjectColumn %s is also in Columns", p.SubjectColumn)
-		}
-		all = append(all, sc)
+	all, err := d.insertColumns(cols)
+	if err != nil {
+		return nil, err
 	}
 	ret, err := columns("Returning", p.Returning, false)
 	if err != nil {
@@ -552,23 +590,7 @@ func (d *decl) insert() (*compiled, error) {
 		return nil, err
 	}
 	var b buf
-	b.s("INSERT INTO ", d.from, " (")
-	for i, qc := range all {
-		if i > 0 {
-			b.s(", ")
-		}
-		b.s(qc)
-	}
-	b.s(") SELECT ")
-	for i := range cols {
-		if i > 0 {
-			b.s(", ")
-		}
-		b.slot(slot{kind: slotValue, i: i})
-	}
-	if p.SubjectColumn != "" {
-		b.s(", ").slot(slot{kind: slotSubject})
-	}
+	d.insertSelect(&b, all, len(cols))
 	var where []frag
 	child := len(d.hops) > 0
 	switch {
@@ -765,16 +787,9 @@ func (d *decl) upsert() (*compiled, error) {
 	c := &compiled{reg: d.r, directGroup: -1, checkGroup: -1}
 	c.groupVals = make([]bool, len(cols))
 	d.info.Values = slices.Clone(p.Columns)
-	all := slices.Clone(cols)
-	if p.SubjectColumn != "" {
-		sc, err := ident(p.SubjectColumn)
-		if err != nil {
-			return nil, fmt.Errorf("SubjectColumn: %v", err)
-		}
-		if slices.Contains(p.Columns, p.SubjectColumn) {
-			return nil, fmt.Errorf("SubjectColumn %s is also in Columns", p.SubjectColumn)
-		}
-		all = append(all, sc)
+	all, err := d.insertColumns(cols)
+	if err != nil {
+		return nil, err
 	}
 	d.bd.next = len(cols)
 	if err := d.writeConds(); err != nil {
@@ -794,23 +809,7 @@ func (d *decl) upsert() (*compiled, error) {
 		ins = render(matchGuard{value: gi, arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride})
 	}
 	var b buf
-	b.s("INSERT INTO ", d.from, " (")
-	for i, qc := range all {
-		if i > 0 {
-			b.s(", ")
-		}
-		b.s(qc)
-	}
-	b.s(") SELECT ")
-	for i := range cols {
-		if i > 0 {
-			b.s(", ")
-		}
-		b.slot(slot{kind: slotValue, i: i})
-	}
-	if p.SubjectColumn != "" {
-		b.s(", ").slot(slot{kind: slotSubject})
-	}
+	d.insertSelect(&b, all, len(cols))
 	first := true
 	and := func() {
 		if first {
@@ -895,12 +894,13 @@ func (d *decl) read() (*compiled, error) {
 	if err := d.refuse(refused...); err != nil {
 		return nil, err
 	}
-	if _, _, err := p.Query.ToSql(); err != nil {
+	_, qargs, err := p.Query.ToSql()
+	if err != nil {
 		return nil, fmt.Errorf("Query: %v", err)
 	}
+	d.info.SubjectBindings += countSubjects(qargs)
 	var keys []string
 	if get {
-		var err error
 		if keys, err = columns("Key", p.Key, true); err != nil {
 			return nil, err
 		}
@@ -909,14 +909,18 @@ func (d *decl) read() (*compiled, error) {
 		if w == nil {
 			return nil, fmt.Errorf("Where[%d] is nil", i)
 		}
-		sql, _, err := w.ToSql()
+		sql, args, err := w.ToSql()
 		if err != nil {
 			return nil, fmt.Errorf("Where[%d]: %v", i, err)
 		}
 		if isBlank(sql) {
 			return nil, fmt.Errorf("Where[%d] renders empty", i)
 		}
-		d.info.Conditions = append(d.info.Conditions, describe(frag{sql: sql}))
+		if err := checkCondition(sql); err != nil {
+			return nil, fmt.Errorf("Where[%d] %q: %v", i, sql, err)
+		}
+		d.info.Conditions = append(d.info.Conditions, describe(sql, args))
+		d.info.SubjectBindings += countSubjects(args)
 	}
 	c := &compiled{reg: d.r, directGroup: -1, checkGroup: -1}
 	d.info.Values = slices.Clone(p.Key)
@@ -941,6 +945,9 @@ func (d *decl) read() (*compiled, error) {
 	// so that no OR in the caller's WHERE (squirrel does not parenthesize
 	// a string predicate) can reach rows around the guard. PostgreSQL pulls
 	// the subquery up: the plan is the one of a plain WHERE.
+	//
+	// The rendered text is checked (checkQuery): the caller's query cannot
+	// take rows from anywhere but the derived table, nor add a UNION.
 	build := func(guard sq.Sqlizer) (frag, error) {
 		var parts []sq.Sqlizer
 		for _, w := range p.Where {
@@ -951,23 +958,35 @@ func (d *decl) read() (*compiled, error) {
 			parts = append(parts, frag{"(" + sql + ")", args})
 		}
 		if get {
-			parts = append(parts, frag{"(" + keyPred().sql + ")", keyPred().args})
+			k := keyPred()
+			parts = append(parts, frag{"(" + k.sql + ")", k.args})
 		}
 		if guard != nil {
 			parts = append(parts, guard)
 		}
 		qb := p.Query.From(d.from)
+		from := "FROM " + d.from
 		if len(parts) > 0 {
 			inner := sq.Select("*").From(d.from)
 			for _, w := range parts {
 				inner = inner.Where(w)
 			}
+			isql, _, err := inner.ToSql()
+			if err != nil {
+				return frag{}, fmt.Errorf("Where: %v", err)
+			}
+			from = "FROM (" + isql + ") AS " + d.ref
 			qb = p.Query.FromSelect(inner, d.ref)
 		}
 		sql, args, err := qb.PlaceholderFormat(sq.Question).ToSql()
 		if err != nil {
 			return frag{}, fmt.Errorf("Query: %v", err)
 		}
+		joins, err := checkQuery(sql, from)
+		if err != nil {
+			return frag{}, fmt.Errorf("Query %q: %v", sql, err)
+		}
+		d.info.Joins = joins
 		bd := &d.bd
 		bd.next = len(keys)
 		return frag{sql, bd.slots(args)}, nil

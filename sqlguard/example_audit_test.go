@@ -42,7 +42,7 @@ func ExampleReport_WriteText() {
 	// Output:
 	// POLICY          KIND         TABLE     ROLE       READ    GROUP                       OWNER   ADMIN  SET      CONDITIONS
 	// posts.delete    delete       posts     moderator  member  thread_id>threads.group_id  author  no     -        -
-	// posts.edit      update       posts     member     -       thread_id>threads.group_id  -       no     content  posts.author = ?
+	// posts.edit      update       posts     member     -       thread_id>threads.group_id  -       no     content  posts.author = <subject>
 	// sessions.purge  delete       sessions  UNGUARDED  -       -                           -       no     -        -
 	// threads.create  insert       threads   member     -       group_id                    -       no     -        -
 	// threads.list    select-list  threads   member     -       group_id                    -       yes    -        -
@@ -63,10 +63,10 @@ func ExampleRegistry_LockFile() {
 	// # A new or widened permission fails the application's lock test until this
 	// # file is regenerated (go test -run Lock -update) and the diff is reviewed.
 	// posts.delete  delete  posts  role=moderator  read=member  group=thread_id>threads.group_id  owner=author  admin=no
-	// posts.edit  update  posts  role=member  group=thread_id>threads.group_id  admin=no  set=content  conds=1
+	// posts.edit  update  posts  role=member  group=thread_id>threads.group_id  admin=no  set=content  conds=1  subj=1
 	// # sessions.purge is unguarded: expired sessions are purged by a job without a user
 	// sessions.purge  delete  sessions  unguarded=yes
-	// threads.create  insert  threads  role=member  group=group_id  admin=no  write=created_by,group_id,title
+	// threads.create  insert  threads  role=member  group=group_id  admin=no  write=group_id,title  subject=created_by
 	// threads.list  select-list  threads  role=member  group=group_id  admin=yes
 }
 

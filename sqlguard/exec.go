@@ -55,7 +55,7 @@ func (p *Get) Bind(c *capability.Capability, values ...any) (string, []any, erro
 }
 
 func (c *compiled) bindText(cp *capability.Capability, values []any) (string, []any, error) {
-	st, args, err := c.bind(cp, values)
+	st, args, err := c.bindPlain(cp, values)
 	if err != nil {
 		return "", nil, err
 	}
@@ -69,21 +69,32 @@ func (c *compiled) bindText(cp *capability.Capability, values []any) (string, []
 // PostgreSQL are wrapped: IsUniqueViolation and friends, or errors.As
 // with *pgconn.PgError, see them.
 func (p *Write) Exec(ctx context.Context, db DB, c *capability.Capability, values ...any) error {
-	st, args, err := p.c.bind(c, values)
+	return p.c.execWrite(ctx, db, c, values, nil)
+}
+
+// execWrite runs a write for Exec (dest nil) and Row.Scan. The number of
+// destinations is checked before anything is sent: a write that ran
+// (and, outside a transaction, committed) must not answer an error.
+func (c *compiled) execWrite(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
+	st, args, err := c.bind(cp, values)
 	if err != nil {
 		return err
 	}
-	if p.c.shape == shapeExec {
+	if len(dest) > 0 && len(dest) != c.nret {
+		return &policyError{policy: c.info.Name, err: ErrInvalidInput,
+			cause: fmt.Errorf("%d scan destinations for %d returned columns", len(dest), c.nret)}
+	}
+	if c.shape == shapeExec {
 		tag, err := db.Exec(ctx, st.sql, args...)
 		if err != nil {
-			return p.c.wrap(err)
+			return c.wrap(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return p.c.failure(values)
+			return c.failure(values)
 		}
 		return nil
 	}
-	return p.c.queryWrite(ctx, db, st, args, values, nil)
+	return c.queryWrite(ctx, db, st, args, values, dest)
 }
 
 // QueryRow runs the write when Scan is called and scans the first row of
@@ -127,26 +138,14 @@ type Row struct {
 }
 
 // Scan runs the statement and scans the first row into dest (dest may be
-// empty, or hold nil to skip a column).
+// empty, or hold nil to skip a column). For a write, a dest that is not
+// empty must hold one destination per Returning column: any other count
+// is an error wrapping ErrInvalidInput, answered before the statement is
+// sent.
 func (r Row) Scan(dest ...any) error {
 	switch {
 	case r.write != nil:
-		c := r.write
-		st, args, err := c.bind(r.cap, r.values)
-		if err != nil {
-			return err
-		}
-		if c.shape == shapeExec {
-			tag, err := r.db.Exec(r.ctx, st.sql, args...)
-			if err != nil {
-				return c.wrap(err)
-			}
-			if tag.RowsAffected() == 0 {
-				return c.failure(r.values)
-			}
-			return nil
-		}
-		return c.queryWrite(r.ctx, r.db, st, args, r.values, dest)
+		return r.write.execWrite(r.ctx, r.db, r.cap, r.values, dest)
 	case r.get != nil:
 		return r.get.queryGet(r.ctx, r.db, r.cap, r.values, dest)
 	}
@@ -189,12 +188,7 @@ func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, v
 		if n == 1 && len(dest) > 0 {
 			if c.shape == shapeStatus {
 				d[0], d[1] = nil, nil
-				if len(dest) > 0 {
-					copy(d[2:], dest)
-				}
-				if len(dest) != c.nret {
-					return fmt.Errorf("sqlguard: %s: %d scan destinations for %d returned columns", c.info.Name, len(dest), c.nret)
-				}
+				copy(d[2:], dest)
 				err = rows.Scan(d...)
 			} else {
 				err = rows.Scan(dest...)

@@ -83,58 +83,90 @@ func TestGolden(t *testing.T) {
 	G := func(n int64) capability.Group { return grp(kind, n) }
 	var id int64
 	var title string
-	runs := map[string]func(tx pgx.Tx) (allowed, refused error){
-		"threads.create": func(tx pgx.Tx) (error, error) {
-			return f.createThread.QueryRow(ctx, tx, c.alice, "t", G(1)).Scan(&id),
-				f.createThread.QueryRow(ctx, tx, c.alice, "t", G(3)).Scan(&id)
+	// Each policy: a call it allows, and a call it refuses with exactly
+	// the outcome want, which must leave every table as it was.
+	type run struct {
+		allowed, refused func(tx pgx.Tx) error
+		want             string // outcome of the refused call: denied or notfound
+	}
+	runs := map[string]run{
+		"threads.create": {
+			allowed: func(tx pgx.Tx) error { return f.createThread.QueryRow(ctx, tx, c.alice, "t", G(1)).Scan(&id) },
+			refused: func(tx pgx.Tx) error { return f.createThread.QueryRow(ctx, tx, c.alice, "t", G(3)).Scan(&id) },
+			want:    "denied",
 		},
-		"posts.create": func(tx pgx.Tx) (error, error) {
-			return f.createPost.QueryRow(ctx, tx, c.alice, "p", int64(1)).Scan(&id),
-				f.createPost.QueryRow(ctx, tx, c.alice, "p", int64(3)).Scan(&id)
+		"posts.create": {
+			allowed: func(tx pgx.Tx) error { return f.createPost.QueryRow(ctx, tx, c.alice, "p", int64(1)).Scan(&id) },
+			refused: func(tx pgx.Tx) error { return f.createPost.QueryRow(ctx, tx, c.alice, "p", int64(3)).Scan(&id) },
+			want:    "notfound",
 		},
-		"posts.announce": func(tx pgx.Tx) (error, error) {
-			return f.announce.Exec(ctx, tx, c.alice, "a", int64(2)), f.announce.Exec(ctx, tx, c.alice, "a", int64(1))
+		"posts.announce": {
+			allowed: func(tx pgx.Tx) error { return f.announce.Exec(ctx, tx, c.alice, "a", int64(2)) },
+			refused: func(tx pgx.Tx) error { return f.announce.Exec(ctx, tx, c.alice, "a", int64(1)) },
+			want:    "denied",
 		},
-		"comments.create": func(tx pgx.Tx) (error, error) {
-			return f.createComment.Exec(ctx, tx, c.bob, "c", int64(13)), f.createComment.Exec(ctx, tx, c.bob, "c", int64(11))
+		"comments.create": {
+			allowed: func(tx pgx.Tx) error { return f.createComment.Exec(ctx, tx, c.bob, "c", int64(13)) },
+			refused: func(tx pgx.Tx) error { return f.createComment.Exec(ctx, tx, c.bob, "c", int64(11)) },
+			want:    "notfound",
 		},
-		"threads.delete": func(tx pgx.Tx) (error, error) {
-			return f.deleteThread.Exec(ctx, tx, c.alice, int64(2)), f.deleteThread.Exec(ctx, tx, c.alice, int64(1))
+		"threads.delete": {
+			allowed: func(tx pgx.Tx) error { return f.deleteThread.Exec(ctx, tx, c.alice, int64(2)) },
+			refused: func(tx pgx.Tx) error { return f.deleteThread.Exec(ctx, tx, c.alice, int64(1)) },
+			want:    "denied",
 		},
-		"threads.move": func(tx pgx.Tx) (error, error) {
-			var g int64
-			return f.moveThread.QueryRow(ctx, tx, c.admin, int64(3), G(1)).Scan(&id, &g),
-				f.moveThread.Exec(ctx, tx, c.alice, int64(1), G(2))
+		"threads.move": {
+			allowed: func(tx pgx.Tx) error {
+				var g int64
+				return f.moveThread.QueryRow(ctx, tx, c.admin, int64(3), G(1)).Scan(&id, &g)
+			},
+			refused: func(tx pgx.Tx) error { return f.moveThread.Exec(ctx, tx, c.alice, int64(1), G(2)) },
+			want:    "denied",
 		},
-		"posts.edit": func(tx pgx.Tx) (error, error) {
-			return f.editPost.Exec(ctx, tx, c.bob, int64(11), "x"), f.editPost.Exec(ctx, tx, c.bob, int64(13), "x")
+		"posts.edit": {
+			allowed: func(tx pgx.Tx) error { return f.editPost.Exec(ctx, tx, c.bob, int64(11), "x") },
+			refused: func(tx pgx.Tx) error { return f.editPost.Exec(ctx, tx, c.bob, int64(13), "x") },
+			want:    "denied",
 		},
-		"posts.move": func(tx pgx.Tx) (error, error) {
-			return f.movePost.Exec(ctx, tx, c.alice, int64(13), int64(2)), f.movePost.Exec(ctx, tx, c.alice, int64(13), int64(1))
+		"posts.move": {
+			allowed: func(tx pgx.Tx) error { return f.movePost.Exec(ctx, tx, c.alice, int64(13), int64(2)) },
+			refused: func(tx pgx.Tx) error { return f.movePost.Exec(ctx, tx, c.alice, int64(13), int64(1)) },
+			want:    "denied",
 		},
-		"threads.rename": func(tx pgx.Tx) (error, error) {
-			return f.renameThread.Exec(ctx, tx, c.alice, int64(2), "x", "x"), f.renameThread.Exec(ctx, tx, c.alice, int64(5), "x", "x")
+		"threads.rename": {
+			allowed: func(tx pgx.Tx) error { return f.renameThread.Exec(ctx, tx, c.alice, int64(2), "x", "x") },
+			refused: func(tx pgx.Tx) error { return f.renameThread.Exec(ctx, tx, c.alice, int64(5), "x", "x") },
+			want:    "notfound",
 		},
-		"threads.upsert": func(tx pgx.Tx) (error, error) {
-			return f.upsertThread.QueryRow(ctx, tx, c.alice, int64(2), "u", G(2)).Scan(&id),
-				f.upsertThread.QueryRow(ctx, tx, c.alice, int64(1), "u", G(2)).Scan(&id)
+		"threads.upsert": {
+			allowed: func(tx pgx.Tx) error { return f.upsertThread.QueryRow(ctx, tx, c.alice, int64(2), "u", G(2)).Scan(&id) },
+			refused: func(tx pgx.Tx) error { return f.upsertThread.QueryRow(ctx, tx, c.alice, int64(1), "u", G(2)).Scan(&id) },
+			want:    "denied",
 		},
-		"threads.get": func(tx pgx.Tx) (error, error) {
-			return f.getThread.QueryRow(ctx, tx, c.alice, int64(1)).Scan(&id, &title),
-				f.getThread.QueryRow(ctx, tx, c.alice, int64(3)).Scan(&id, &title)
+		"threads.get": {
+			allowed: func(tx pgx.Tx) error { return f.getThread.QueryRow(ctx, tx, c.alice, int64(1)).Scan(&id, &title) },
+			refused: func(tx pgx.Tx) error { return f.getThread.QueryRow(ctx, tx, c.alice, int64(3)).Scan(&id, &title) },
+			want:    "notfound",
 		},
-		"threads.peek": func(tx pgx.Tx) (error, error) {
-			return f.peekThread.QueryRow(ctx, tx, c.alice, int64(1)).Scan(&id, &title),
-				f.peekThread.QueryRow(ctx, tx, c.alice, int64(3)).Scan(&id, &title)
+		"threads.peek": {
+			allowed: func(tx pgx.Tx) error { return f.peekThread.QueryRow(ctx, tx, c.alice, int64(1)).Scan(&id, &title) },
+			refused: func(tx pgx.Tx) error { return f.peekThread.QueryRow(ctx, tx, c.alice, int64(3)).Scan(&id, &title) },
+			want:    "denied",
 		},
-		"threads.list": func(tx pgx.Tx) (error, error) {
-			return listsSome(ctx, tx, f.listThreads, c.alice, 1), listsSome(ctx, tx, f.listThreads, c.empty, 0)
+		"threads.list": {
+			allowed: func(tx pgx.Tx) error { return listsSome(ctx, tx, f.listThreads, c.alice, 1) },
+			refused: func(tx pgx.Tx) error { return listsSome(ctx, tx, f.listThreads, c.empty, 0) },
+			want:    "notfound",
 		},
-		"threads.list.two": func(tx pgx.Tx) (error, error) {
-			return listsSome(ctx, tx, f.listTwo, c.alice, int64(1), int64(3)), listsSome(ctx, tx, f.listTwo, c.alice, int64(3), int64(4))
+		"threads.list.two": {
+			allowed: func(tx pgx.Tx) error { return listsSome(ctx, tx, f.listTwo, c.alice, int64(1), int64(3)) },
+			refused: func(tx pgx.Tx) error { return listsSome(ctx, tx, f.listTwo, c.alice, int64(3), int64(4)) },
+			want:    "notfound",
 		},
-		"posts.list": func(tx pgx.Tx) (error, error) {
-			return listsSome(ctx, tx, f.listPosts, c.bob), listsSome(ctx, tx, f.listPosts, c.none)
+		"posts.list": {
+			allowed: func(tx pgx.Tx) error { return listsSome(ctx, tx, f.listPosts, c.bob) },
+			refused: func(tx pgx.Tx) error { return listsSome(ctx, tx, f.listPosts, c.none) },
+			want:    "notfound",
 		},
 	}
 	for _, p := range f.reg.Policies() {
@@ -144,17 +176,33 @@ func TestGolden(t *testing.T) {
 			continue
 		}
 		inTx(t, db.Pool, func(tx pgx.Tx) {
-			allowed, refused := run(tx)
-			if allowed != nil {
-				t.Errorf("%s: allowed call: %v", p.Name, allowed)
+			if err := run.allowed(tx); err != nil {
+				t.Errorf("%s: allowed call: %v", p.Name, err)
 			}
-			if refused == nil {
-				t.Errorf("%s: refused call passed", p.Name)
-			} else if o := outcome(refused); o != "denied" && o != "notfound" {
-				t.Errorf("%s: refused call: %v", p.Name, refused)
+			before := tableContents(t, tx)
+			err := run.refused(tx)
+			if got := outcome(err); got != run.want {
+				t.Errorf("%s: refused call: got %s (%v), want %s", p.Name, got, err, run.want)
+			}
+			if after := tableContents(t, tx); after != before {
+				t.Errorf("%s: the refused call changed the tables:\n%s\nwas\n%s", p.Name, after, before)
 			}
 		})
 	}
+}
+
+// tableContents renders every row of the forum's tables, as seen by tx.
+func tableContents(t testing.TB, tx pgx.Tx) string {
+	t.Helper()
+	var s string
+	err := tx.QueryRow(context.Background(), `select
+		coalesce((select string_agg(x::text, ';' order by x.id) from threads x), '') || ' | ' ||
+		coalesce((select string_agg(x::text, ';' order by x.id) from posts x), '') || ' | ' ||
+		coalesce((select string_agg(x::text, ';' order by x.id) from comments x), '')`).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // listsSome returns nil if the list returns rows, ErrNotFound otherwise.

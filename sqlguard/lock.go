@@ -30,17 +30,29 @@ import (
 //	owner=C           the owner column whose subject may also act: added or changed is wider
 //	admin=yes|no      the admin override: yes is wider
 //	set=a,b           the columns an update may change: a new column is wider
-//	write=a,b         the columns an insert writes: a new column is wider
+//	write=a,b         the columns an insert takes from the call's values: a new column is wider
+//	subject=C         the column an insert takes from the capability's subject
+//	                  (SubjectColumn): any change, and its removal, is wider (a
+//	                  column moved from subject= to write= comes from the request)
 //	distinguish=yes   a Get that tells a denied key from a missing one: wider
 //	conds=N           the number of extra conditions (Policy.Where): fewer is wider
+//	subj=N            the number of Subject placeholders in the conditions (and,
+//	                  for List and Get, in the query): fewer is wider (a Subject
+//	                  turned into an Arg takes the value from the request)
+//	joins=a,b         the relations a List's or Get's query reads besides its table
+//	                  (joins, subqueries; a function as name()): a new one is wider
 //	unguarded=yes     no group guard at all: the widest
 //
-// Extra conditions only narrow what the guard allows; their text is SQL
-// and may be reworded freely, so the lock holds only their number: dropping
-// a condition ("posts.author = Subject") needs approval, rewording one does
-// not, and neither does replacing one by a weaker one (the audit report
-// shows their text). An unguarded policy's reason is written as a comment
-// above its line: rewording it is visible in the diff and needs no
+// Extra conditions only narrow what the guard allows: each is checked at
+// declaration to be one balanced expression (see Policy.Where), so no
+// rewording can reach around the key or the guard. Their text is SQL and
+// may be reworded freely, so the lock holds only their number and how many
+// values they take from the capability: dropping a condition
+// ("posts.author = Subject") or binding it to a call value instead of the
+// subject needs approval; rewording one does not, and neither does
+// replacing one by a weaker one (the audit report shows their text, with
+// <subject> for Subject). An unguarded policy's reason is written as a
+// comment above its line: rewording it is visible in the diff and needs no
 // approval.
 
 // Permission is one approved permission: a line of the lock file.
@@ -54,10 +66,16 @@ type Permission struct {
 	Owner       string
 	Admin       bool
 	Set         []string // sorted
-	Write       []string // sorted
+	Write       []string // sorted: the columns taken from the call's values
+	Subject     string   // the column taken from the capability's subject
 	Distinguish bool
 	Conditions  int // the number of extra conditions
-	Unguarded   bool
+	// SubjectBindings is the number of Subject placeholders in the
+	// conditions (and a read's query).
+	SubjectBindings int
+	// Joins are the other relations a read's query reads, sorted.
+	Joins     []string
+	Unguarded bool
 	// Reason is an unguarded policy's reason (a comment of the lock file,
 	// not compared).
 	Reason string
@@ -68,8 +86,9 @@ func PermissionOf(p PolicyInfo) Permission {
 	perm := Permission{
 		Name: p.Name, Kind: p.Kind, Table: p.Table, Role: p.Role, ReadRole: p.ReadRole,
 		Group: PermissionGroup(p), Owner: p.OwnerColumn, Admin: p.AdminOverride,
-		Set: sortedCopy(p.Set), Write: sortedCopy(writtenColumns(p)),
+		Set: sortedCopy(p.Set), Write: sortedCopy(requestColumns(p)), Subject: p.SubjectColumn,
 		Distinguish: p.DistinguishDenied, Conditions: len(p.Conditions),
+		SubjectBindings: p.SubjectBindings, Joins: sortedCopy(p.Joins),
 		Unguarded: p.Unguarded != "", Reason: p.Unguarded,
 	}
 	if perm.Unguarded {
@@ -120,11 +139,20 @@ func (p Permission) String() string {
 	if len(p.Write) > 0 {
 		field("write=" + strings.Join(p.Write, ","))
 	}
+	if p.Subject != "" {
+		field("subject=" + p.Subject)
+	}
 	if p.Distinguish {
 		field("distinguish=yes")
 	}
 	if p.Conditions > 0 {
 		field("conds=" + strconv.Itoa(p.Conditions))
+	}
+	if p.SubjectBindings > 0 {
+		field("subj=" + strconv.Itoa(p.SubjectBindings))
+	}
+	if len(p.Joins) > 0 {
+		field("joins=" + strings.Join(p.Joins, ","))
 	}
 	return b.String()
 }
@@ -257,6 +285,10 @@ func parsePermission(line string) (Permission, error) {
 			p.Set = sortedCopy(strings.Split(v, ","))
 		case "write":
 			p.Write = sortedCopy(strings.Split(v, ","))
+		case "subject":
+			p.Subject = v
+		case "joins":
+			p.Joins = sortedCopy(strings.Split(v, ","))
 		case "distinguish":
 			p.Distinguish, err = yes()
 		case "unguarded":
@@ -265,6 +297,11 @@ func parsePermission(line string) (Permission, error) {
 			p.Conditions, err = strconv.Atoi(v)
 			if err != nil || p.Conditions < 0 || strconv.Itoa(p.Conditions) != v {
 				err = fmt.Errorf("%s: conds=%s, want a count", p.Name, v)
+			}
+		case "subj":
+			p.SubjectBindings, err = strconv.Atoi(v)
+			if err != nil || p.SubjectBindings < 0 || strconv.Itoa(p.SubjectBindings) != v {
+				err = fmt.Errorf("%s: subj=%s, want a count", p.Name, v)
 			}
 		default:
 			return p, fmt.Errorf("%s: unknown field %q", p.Name, k)
@@ -447,7 +484,7 @@ func (a *Approved) compare(r *Registry, cur Permission) (wide, narrow []LockChan
 			nar(ch("admin", "no admin override", "admin override"))
 		}
 	}
-	cols := func(field, verb string, now, was []string) {
+	cols := func(field, verb, noun string, now, was []string) {
 		var added, removed []string
 		for _, c := range now {
 			if !slices.Contains(was, c) {
@@ -460,14 +497,20 @@ func (a *Approved) compare(r *Registry, cur Permission) (wide, narrow []LockChan
 			}
 		}
 		if len(added) > 0 {
-			widen(ch(field, verb+" columns "+strings.Join(added, ","), orNone(strings.Join(was, ","))))
+			widen(ch(field, verb+" "+noun+" "+strings.Join(added, ","), orNone(strings.Join(was, ","))))
 		}
 		if len(removed) > 0 && len(added) == 0 {
-			nar(ch(field, field+" columns "+orNone(strings.Join(now, ",")), strings.Join(was, ",")))
+			nar(ch(field, field+" "+noun+" "+orNone(strings.Join(now, ",")), strings.Join(was, ",")))
 		}
 	}
-	cols("set", "setting", cur.Set, app.Set)
-	cols("write", "writing", cur.Write, app.Write)
+	cols("set", "setting", "columns", cur.Set, app.Set)
+	cols("write", "writing", "columns", cur.Write, app.Write)
+	if cur.Subject != app.Subject {
+		// Removed, the column (if still written) comes from the request;
+		// changed, another column is written.
+		widen(ch("subject", "the subject in column "+orNone(cur.Subject), orNone(app.Subject)))
+	}
+	cols("joins", "reading", "relations", cur.Joins, app.Joins)
 	switch {
 	case cur.Distinguish && !app.Distinguish:
 		widen(ch("distinguish", "telling a denied key from a missing one", "not found for both"))
@@ -479,6 +522,12 @@ func (a *Approved) compare(r *Registry, cur Permission) (wide, narrow []LockChan
 		widen(ch("conds", fmt.Sprintf("%d extra conditions", cur.Conditions), fmt.Sprintf("%d", app.Conditions)))
 	case cur.Conditions > app.Conditions:
 		nar(ch("conds", fmt.Sprintf("%d extra conditions", cur.Conditions), fmt.Sprintf("%d", app.Conditions)))
+	}
+	switch {
+	case cur.SubjectBindings < app.SubjectBindings:
+		widen(ch("subj", fmt.Sprintf("%d subject bindings in its conditions", cur.SubjectBindings), fmt.Sprintf("%d", app.SubjectBindings)))
+	case cur.SubjectBindings > app.SubjectBindings:
+		nar(ch("subj", fmt.Sprintf("%d subject bindings in its conditions", cur.SubjectBindings), fmt.Sprintf("%d", app.SubjectBindings)))
 	}
 	return wide, narrow
 }

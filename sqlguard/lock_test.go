@@ -47,6 +47,9 @@ func TestLockFileIgnoresSQLText(t *testing.T) {
 			Query: sq.Select("id", "title").Where("id > ?", sqlguard.Arg).OrderBy("id DESC").Limit(50)})
 		r.MustUpdate(sqlguard.Policy{Name: "threads.rename", Table: "threads", Key: []string{"id"}, Set: []string{"title", "edited_at"},
 			GroupColumn: "group_id", Role: "moderator", Where: []sq.Sqlizer{sq.Expr("NOT threads.locked")}})
+		r.MustGet(sqlguard.Policy{Name: "threads.get", Table: "threads", Alias: "t", Key: []string{"id"}, GroupColumn: "group_id", Role: "member",
+			Where: []sq.Sqlizer{sq.Expr("t.created_by = ?", sqlguard.Subject)},
+			Query: sq.Select("t.id", "g.name").Join("groups AS g ON g.id = t.group_id")})
 	})
 	b := lockReg(t, lockRoles, func(r *sqlguard.Registry) {
 		r.MustUpdate(sqlguard.Policy{Name: "threads.rename", Table: "threads", Alias: "t", Key: []string{"id"}, Set: []string{"edited_at", "title"},
@@ -57,7 +60,13 @@ func TestLockFileIgnoresSQLText(t *testing.T) {
 		p := lockBase()
 		p.Returning = []string{"id"}
 		r.MustDelete(p)
+		r.MustGet(sqlguard.Policy{Name: "threads.get", Table: "threads", Alias: "t", Key: []string{"id"}, GroupColumn: "group_id", Role: "member",
+			Where: []sq.Sqlizer{sq.Expr(`? = "t"."created_by" AND "t"."title" <> ')'`, sqlguard.Subject)},
+			Query: sq.Select("t.title", "grp.name AS n").LeftJoin(`"groups" AS grp ON (grp.id = t.group_id)`)})
 	})
+	if lock := string(a.LockFile()); !strings.Contains(lock, "  conds=1  subj=1  joins=groups\n") {
+		t.Errorf("threads.get: no subj=1 and joins=groups in\n%s", lock)
+	}
 	if got, want := string(b.LockFile()), string(a.LockFile()); got != want {
 		t.Errorf("reworded policies changed the lock file:\n%s\nwant\n%s", got, want)
 	}
@@ -145,6 +154,12 @@ func TestLockDiff(t *testing.T) {
 			kind:   "widened", want: "posts.delete now allows 0 extra conditions; approved: 1"},
 		{name: "condition added", change: func(p *sqlguard.Policy) { p.Where = []sq.Sqlizer{sq.Expr("NOT posts.pinned")} },
 			kind: "narrowed", want: "posts.delete narrowed to 1 extra conditions; approved: 0"},
+		{name: "condition Subject to Arg", before: func(p *sqlguard.Policy) { p.Where = []sq.Sqlizer{sq.Expr("posts.author = ?", sqlguard.Subject)} },
+			change: func(p *sqlguard.Policy) { p.Where = []sq.Sqlizer{sq.Expr("posts.author = ?", sqlguard.Arg)} },
+			kind:   "widened", want: "posts.delete now allows 0 subject bindings in its conditions; approved: 1"},
+		{name: "condition Arg to Subject", before: func(p *sqlguard.Policy) { p.Where = []sq.Sqlizer{sq.Expr("posts.author = ?", sqlguard.Arg)} },
+			change: func(p *sqlguard.Policy) { p.Where = []sq.Sqlizer{sq.Expr("posts.author = ?", sqlguard.Subject)} },
+			kind:   "narrowed", want: "posts.delete narrowed to 1 subject bindings in its conditions; approved: 0"},
 		{name: "new policy", change: func(p *sqlguard.Policy) { p.Name = "posts.remove" },
 			kind: "added", want: "posts.remove is a new permission (delete on posts, role moderator); not approved"},
 	}
@@ -196,6 +211,7 @@ func TestParseLockFileErrors(t *testing.T) {
 		"posts.delete  delete  posts  unguarded=yes  role=member",                                    // unguarded with role
 		"posts.delete  delete  posts  role=a  group=g\nposts.delete  delete  posts  role=a  group=g", // policy twice
 		"posts.delete  delete  posts  role",                                                          // not key=value
+		"posts.delete  delete  posts  role=a  group=g  subj=one",                                     // bad count
 	} {
 		if _, err := sqlguard.ParseLockFile([]byte(lock)); !errors.Is(err, sqlguard.ErrLockFile) {
 			t.Errorf("ParseLockFile(%q) = %v, want ErrLockFile", lock, err)

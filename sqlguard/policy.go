@@ -80,15 +80,38 @@ type Policy struct {
 	// Upsert), or on the parents inside the parent check of a child insert
 	// (parents are named p1..pn, or by their Alias). Values in them are
 	// constants, or Arg (the next call value) or Subject. A condition can
-	// only narrow what the guard allows.
+	// only narrow what the guard allows: each is wrapped in parentheses
+	// and ANDed, and is checked at declaration to be one balanced
+	// expression. A condition whose parentheses close more than they open
+	// or do not all close, whose string, quoted identifier or
+	// dollar-quoted block does not end, or that holds ';', "--" or "/*"
+	// outside those, is refused (ErrDeclaration naming the policy):
+	// "NOT locked) OR (TRUE" would otherwise OR around the key and the
+	// guard. Parentheses inside strings ('a)'), E-strings, quoted
+	// identifiers and $tag$ blocks are text, not structure. The lock file
+	// records the number of conditions and of their Subject placeholders,
+	// not their text.
 	Where []sq.Sqlizer
 	// Returning are columns the write returns (Write.QueryRow).
 	Returning []string
 
 	// Query is the caller's select (List, Get): its result columns, joins,
-	// Where, OrderBy, Limit. Its FROM is replaced by Table (and Alias), its
-	// placeholders must be '?' values: constants, Arg or Subject. The guard
-	// is ANDed to its WHERE.
+	// Where, OrderBy, Limit. Its FROM is replaced by a derived table of
+	// Table (and Alias) that holds the guard, the key and the conditions,
+	// so nothing in the caller's WHERE can reach rows around them. Its
+	// placeholders must be '?' values: constants, Arg or Subject.
+	//
+	// The rendered query is checked at declaration, like a condition, and
+	// refused (ErrDeclaration) unless it is balanced (parentheses, strings,
+	// quoted identifiers, dollar quotes; no ';', "--" or "/*"), starts with
+	// SELECT (a Prefix is refused: a WITH could shadow the table), takes its
+	// rows from the guarded table (its first top-level FROM is sqlguard's),
+	// has no UNION, INTERSECT, EXCEPT, INTO, FOR or FETCH at the top level,
+	// and ends, after a top-level LIMIT or OFFSET, with nothing else than
+	// LIMIT and OFFSET of a placeholder, a number or ALL: Suffix("LIMIT ?",
+	// sqlguard.Arg) is fine, Suffix("UNION SELECT ...") is not. The
+	// relations it reads besides Table (joins, subqueries) are listed in
+	// PolicyInfo.Joins and in the lock file: a new one needs approval.
 	Query sq.SelectBuilder
 	// DistinguishDenied (Get) answers *DeniedError instead of ErrNotFound
 	// for a row that exists but that the caller may not read. It reveals

@@ -88,8 +88,17 @@ type PolicyInfo struct {
 	OwnerColumn string
 	// SubjectColumn is the inserted column bound to the capability's subject.
 	SubjectColumn string
-	// Conditions are the extra conditions, as declared ('?' placeholders).
-	Conditions    []string
+	// Conditions are the extra conditions, as declared: '?' for a call
+	// value or a constant, <subject> for the placeholder Subject.
+	Conditions []string
+	// SubjectBindings counts the placeholders Subject in the conditions
+	// and, for List and Get, in the caller's query: the lock file records
+	// it, since a Subject turned into an Arg takes from the request what
+	// came from the capability.
+	SubjectBindings int
+	// Joins are the relations the caller's query (List, Get) reads besides
+	// Table: joined, or in its subqueries; a function is written name().
+	Joins         []string
 	AdminOverride bool
 	// Unguarded is the declared reason of a statement without group guard.
 	Unguarded string
@@ -178,6 +187,7 @@ func (r *Registry) add(c *compiled) error {
 func (p PolicyInfo) clone() PolicyInfo {
 	p.Parents = slices.Clone(p.Parents)
 	p.Conditions = slices.Clone(p.Conditions)
+	p.Joins = slices.Clone(p.Joins)
 	p.Columns = slices.Clone(p.Columns)
 	p.Key = slices.Clone(p.Key)
 	p.Set = slices.Clone(p.Set)
@@ -274,5 +284,38 @@ func paramInfos(st statement, consts []any) []ParamInfo {
 	return out
 }
 
-// describe renders a condition's declared text for PolicyInfo.
-func describe(f frag) string { return strings.TrimSpace(f.sql) }
+// describe renders a condition's declared text for PolicyInfo: '?' for
+// a call value or a constant, <subject> for the placeholder Subject.
+func describe(sql string, args []any) string {
+	var b strings.Builder
+	ai := 0
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		if c == '?' {
+			if i+1 < len(sql) && sql[i+1] == '?' {
+				b.WriteString("??")
+				i++
+				continue
+			}
+			if ai < len(args) && args[ai] == Subject {
+				b.WriteString("<subject>")
+				ai++
+				continue
+			}
+			ai++
+		}
+		b.WriteByte(c)
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// countSubjects counts the placeholders Subject among args.
+func countSubjects(args []any) int {
+	n := 0
+	for _, a := range args {
+		if a == Subject {
+			n++
+		}
+	}
+	return n
+}

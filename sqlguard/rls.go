@@ -50,7 +50,12 @@ import (
 // registry's policies on that table, merged per parent chain (one EXISTS
 // holding the OR of the roles' groups): SELECT (every policy's row
 // predicate, with its read role too, and the parent rows a guard reads),
-// INSERT (WITH CHECK: the inserted row's group), DELETE, and UPDATE, whose
+// INSERT (WITH CHECK: the inserted row's group, and for a policy with a
+// SubjectColumn that column IS NOT DISTINCT FROM the capability's subject,
+// as the guarded insert binds it: a raw insert cannot write a row in
+// another subject's name; the column can change later only through an
+// update policy whose Set holds it, since no other gets its UPDATE
+// privilege), DELETE, and UPDATE, whose
 // WITH CHECK pairs each update policy's filter on the old row with its
 // check on the new row and allows only that policy's Set columns to change
 // (the old row is read back by Key in a generated STABLE SECURITY DEFINER
@@ -214,9 +219,17 @@ type tableGrant struct {
 // the declared policies. Running it again brings an existing wall up to
 // date (roles are created if missing, the tables' privileges of the
 // wall's roles are revoked and granted again, policies are replaced).
+//
+// When the registry has an approval (Approve, SetApproval) that refuses a
+// declared policy, SecondWall fails with an error wrapping ErrNotApproved
+// that names every refused policy: the wall never grants what the approved
+// lock does not.
 func (r *Registry) SecondWall(opts WallOptions) (string, error) {
 	if err := opts.validate(); err != nil {
 		return "", err
+	}
+	if bad := r.unapproved(); len(bad) > 0 {
+		return "", fmt.Errorf("sqlguard: wall: %w: %s", ErrNotApproved, strings.Join(bad, "; "))
 	}
 	w := &wall{r: r, o: opts, arrayType: arrayTypes[r.kind], tables: map[string]*tableWall{}, grants: map[string]map[string]*tableGrant{}}
 	pols := r.Policies()
@@ -239,6 +252,21 @@ func (r *Registry) SecondWall(opts WallOptions) (string, error) {
 		}
 	}
 	return w.script(), nil
+}
+
+// unapproved describes the declared policies that the registry's approval
+// refuses, sorted by name.
+func (r *Registry) unapproved() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for name, c := range r.byName {
+		if st := c.approval.Load(); st != nil {
+			out = append(out, name+": "+st.err.Error())
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func appendUnique(list []string, s string) []string {
@@ -331,9 +359,10 @@ func (w *wall) groupPredRoles(ref string, hops []Parent, groupCol string, roles 
 // of its roles' groups, where a role's groups are dropped when a role it
 // includes is already there (its groups are a superset).
 type predSet struct {
-	any    bool // TRUE: an unguarded policy
-	chains []*chainTerm
-	owners []string
+	any      bool // TRUE: an unguarded policy
+	chains   []*chainTerm
+	owners   []string
+	subjects []string // unguarded inserts with a SubjectColumn: col = subject
 }
 
 type chainTerm struct {
@@ -342,12 +371,22 @@ type chainTerm struct {
 	groupCol string
 	roles    []string
 	admin    bool
+	subject  string // inserts: the column that must hold the subject, or ""
 }
 
-func (s *predSet) empty() bool { return !s.any && len(s.chains) == 0 && len(s.owners) == 0 }
+func (s *predSet) empty() bool {
+	return !s.any && len(s.chains) == 0 && len(s.owners) == 0 && len(s.subjects) == 0
+}
 
 func (s *predSet) addGroup(roles *capability.Roles, hops []Parent, groupCol, role string, admin bool) {
-	key := PermissionGroup(PolicyInfo{Parents: hops, GroupColumn: groupCol})
+	s.addGroupSubject(roles, hops, groupCol, role, admin, "")
+}
+
+// addGroupSubject adds a group comparison that, when subject is set, also
+// requires the row's column subject to hold the capability's subject (the
+// insert policies with a SubjectColumn).
+func (s *predSet) addGroupSubject(roles *capability.Roles, hops []Parent, groupCol, role string, admin bool, subject string) {
+	key := PermissionGroup(PolicyInfo{Parents: hops, GroupColumn: groupCol}) + " subject=" + subject
 	var t *chainTerm
 	for _, c := range s.chains {
 		if c.key == key {
@@ -355,7 +394,7 @@ func (s *predSet) addGroup(roles *capability.Roles, hops []Parent, groupCol, rol
 		}
 	}
 	if t == nil {
-		t = &chainTerm{key: key, hops: hops, groupCol: groupCol}
+		t = &chainTerm{key: key, hops: hops, groupCol: groupCol, subject: subject}
 		s.chains = append(s.chains, t)
 	}
 	t.admin = t.admin || admin
@@ -393,12 +432,26 @@ func (w *wall) render(s *predSet, ref string) string {
 	}
 	var alt []string
 	for _, c := range s.chains {
-		alt = append(alt, w.groupPredRoles(ref, c.hops, c.groupCol, c.roles, c.admin))
+		g := w.groupPredRoles(ref, c.hops, c.groupCol, c.roles, c.admin)
+		if c.subject != "" {
+			g = "(" + g + " AND " + w.subjectPred(ref, c.subject) + ")"
+		}
+		alt = append(alt, g)
 	}
 	for _, o := range s.owners {
 		alt = append(alt, ref+"."+q(o)+" = "+w.subjectExpr())
 	}
+	for _, col := range s.subjects {
+		alt = append(alt, w.subjectPred(ref, col))
+	}
 	return or(alt)
+}
+
+// subjectPred requires the column col of the new row ref to hold the
+// capability's subject, as the guarded insert binds it (NULL for an empty
+// subject).
+func (w *wall) subjectPred(ref, col string) string {
+	return ref + "." + q(col) + " IS NOT DISTINCT FROM " + w.subjectExpr()
 }
 
 // rowPred is the guard of an existing row ref of p's table for role.
@@ -457,10 +510,15 @@ func (w *wall) add(p PolicyInfo) error {
 		for _, c := range writtenColumns(p) {
 			g.ins[c] = true
 		}
-		if p.Unguarded != "" {
+		switch {
+		case p.Unguarded != "" && p.SubjectColumn != "":
+			if !slices.Contains(t.ins.subjects, p.SubjectColumn) {
+				t.ins.subjects = append(t.ins.subjects, p.SubjectColumn)
+			}
+		case p.Unguarded != "":
 			t.ins.any = true
-		} else {
-			t.ins.addGroup(roles, p.Parents, p.GroupColumn, p.Role, p.AdminOverride)
+		default:
+			t.ins.addGroupSubject(roles, p.Parents, p.GroupColumn, p.Role, p.AdminOverride, p.SubjectColumn)
 		}
 	case KindDelete:
 		g.del = true
@@ -579,11 +637,7 @@ func (w *wall) script() string {
 	for _, g := range o.Grantees {
 		line("GRANT ", q(o.AppRole()), " TO ", q(g), ";")
 	}
-	names := make([]string, 0, len(w.tables))
-	for n := range w.tables {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := w.tableNames()
 	quotedRoles := make([]string, len(pgRoles))
 	for i, pr := range pgRoles {
 		quotedRoles[i] = q(pr)

@@ -293,7 +293,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 		if role != w.opts.AppRole() || groups != "{1}" || admin != "true" || subject != c.Subject() {
 			t.Errorf("in the transaction: role %s, groups %s, admin %s, subject %q", role, groups, admin, subject)
 		}
-		if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, 'x')"); err != nil {
+		if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, $1)", c.Subject()); err != nil {
 			return err
 		}
 		return boom
@@ -304,7 +304,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 	func() {
 		defer func() { _ = recover() }()
 		_ = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, 'x')"); err != nil {
+			if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, $1)", c.Subject()); err != nil {
 				return err
 			}
 			panic("fn panics")
@@ -324,7 +324,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 	}
 	// Commit.
 	err = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('committed', 1, 'x')")
+		_, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('committed', 1, $1)", c.Subject())
 		return err
 	})
 	if err != nil {
