@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -21,16 +22,31 @@ type list[T any] struct {
 	Next  *int64 `json:"next_before,omitempty"`
 }
 
-func newList[T any](items []T, p page, id func(T) int64) list[T] {
+// keyed is a row of a list: its id is the cursor of the next page.
+type keyed interface{ key() int64 }
+
+func (g group) key() int64  { return g.ID }
+func (t thread) key() int64 { return t.ID }
+func (p post) key() int64   { return p.ID }
+
+func newList[T keyed](items []T, p page) list[T] {
 	l := list[T]{Items: items}
 	if l.Items == nil {
 		l.Items = []T{}
 	}
-	if len(items) == p.Limit && len(items) > 0 {
-		n := id(items[len(items)-1])
+	if n := next(items, p); n != 0 {
 		l.Next = &n
 	}
 	return l
+}
+
+// next is the before cursor of the page after items, a full page of p; 0
+// after the last page.
+func next[T keyed](items []T, p page) int64 {
+	if len(items) == p.Limit && len(items) > 0 {
+		return items[len(items)-1].key()
+	}
+	return 0
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -47,6 +63,77 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.logFailure(r, err)
 	middleware.WriteError(w, r, err)
+}
+
+// An API handler returns its answer instead of writing it: a status and a
+// JSON body (nil: no body, as for 204), or an error, which the adaptors
+// below hand to fail. The adaptors parse what the route carries (the {id}
+// of the path, a JSON body) before the handler runs, in that order, so
+// that a malformed request is refused before it reaches a policy.
+
+// reply writes what a handler returned.
+func (a *app) reply(w http.ResponseWriter, r *http.Request, status int, body any, err error) {
+	switch {
+	case err != nil:
+		a.fail(w, r, err)
+	case body == nil:
+		w.WriteHeader(status)
+	default:
+		writeJSON(w, status, body)
+	}
+}
+
+// api adapts a handler of a route without an {id}.
+func (a *app) api(h func(r *http.Request) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		status, body, err := h(r)
+		a.reply(w, r, status, body, err)
+	}
+}
+
+// apiID adapts a handler of a route with an {id}.
+func (a *app) apiID(h func(r *http.Request, id int64) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		var status int
+		var body any
+		if err == nil {
+			status, body, err = h(r, id)
+		}
+		a.reply(w, r, status, body, err)
+	}
+}
+
+// apiJSON adapts a handler of a route with an {id} and a JSON body, which
+// it decodes strictly (middleware.DecodeJSON, bounded by maxBody) into a
+// T.
+func apiJSON[T any](a *app, h func(r *http.Request, id int64, in T) (int, any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		var in T
+		if err == nil {
+			err = middleware.DecodeJSON(w, r, &in, maxBody)
+		}
+		var status int
+		var body any
+		if err == nil {
+			status, body, err = h(r, id, in)
+		}
+		a.reply(w, r, status, body, err)
+	}
+}
+
+// ok, created and done are a handler's answers: 200 with v, 201 with v,
+// 204; or err when it is not nil.
+func ok(v any, err error) (int, any, error)      { return answer(http.StatusOK, v, err) }
+func created(v any, err error) (int, any, error) { return answer(http.StatusCreated, v, err) }
+func done(err error) (int, any, error)           { return answer(http.StatusNoContent, nil, err) }
+
+func answer(status int, v any, err error) (int, any, error) {
+	if err != nil {
+		return 0, nil, err
+	}
+	return status, v, nil
 }
 
 // pathID parses the {id} of the path: a positive integer.
@@ -99,214 +186,102 @@ type grantJSON struct {
 	Role  string `json:"role"`
 }
 
-func (a *app) apiMe(w http.ResponseWriter, r *http.Request) {
+func (a *app) apiMe(r *http.Request) (int, any, error) {
 	c := capOf(r)
 	m := me{User: c.Subject(), Admin: c.Admin(), Grants: []grantJSON{}, ExpiresAt: c.Expiry()}
 	for _, g := range c.Grants() {
 		id, _ := g.Group.Int64()
 		m.Grants = append(m.Grants, grantJSON{Group: id, Role: g.Role})
 	}
-	writeJSON(w, http.StatusOK, m)
+	return ok(m, nil)
 }
 
-func (a *app) apiGroups(w http.ResponseWriter, r *http.Request) {
+func (a *app) apiGroups(r *http.Request) (int, any, error) {
 	p, err := pageOf(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	gs, err := a.listGroups(r.Context(), capOf(r), p)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(gs, p, func(g group) int64 { return g.ID }))
+	return ok(newList(gs, p), err)
 }
 
-func (a *app) apiGroup(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	g, err := a.getGroup(r.Context(), capOf(r), id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, g)
+func (a *app) apiGroup(r *http.Request, id int64) (int, any, error) {
+	return ok(a.getGroup(r.Context(), capOf(r), id))
 }
 
-func (a *app) apiThreads(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
+func (a *app) apiThreads(r *http.Request, id int64) (int, any, error) {
+	return childList(r, id, a.listThreads, a.getGroup)
+}
+
+// childList answers the list of the rows under parent id (a group's
+// threads, a thread's posts) with list, the rows' policy. A parent the
+// caller may not see is not found, not an empty list: a page with rows
+// says by itself that the caller may see the parent (the policy returned
+// them); only an empty page asks get, the parent's guarded Get, which
+// answers not found for a parent the caller may not see (or that does not
+// exist).
+func childList[T keyed, P any](r *http.Request, id int64,
+	list func(context.Context, *capability.Capability, int64, page) ([]T, error),
+	get func(context.Context, *capability.Capability, int64) (P, error),
+) (int, any, error) {
 	p, err := pageOf(r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
 	c := capOf(r)
-	// A group the caller may not see is not found, not an empty list.
-	if _, err := a.getGroup(r.Context(), c, id); err != nil {
-		a.fail(w, r, err)
-		return
+	items, err := list(r.Context(), c, id, p)
+	if err == nil && len(items) == 0 {
+		_, err = get(r.Context(), c, id)
 	}
-	ts, err := a.listThreads(r.Context(), c, id, p)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(ts, p, func(t thread) int64 { return t.ID }))
+	return ok(newList(items, p), err)
 }
 
-func (a *app) apiCreateThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	var in struct {
-		Title string `json:"title"`
-	}
-	if err := middleware.DecodeJSON(w, r, &in, maxBody); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	t, err := a.createThread(r.Context(), capOf(r), id, in.Title)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, t)
+type titleIn struct {
+	Title string `json:"title"`
 }
 
-func (a *app) apiThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	t, err := a.getThread(r.Context(), capOf(r), id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, t)
+func (a *app) apiCreateThread(r *http.Request, id int64, in titleIn) (int, any, error) {
+	return created(a.createThread(r.Context(), capOf(r), id, in.Title))
 }
 
-func (a *app) apiDeleteThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.deleteThread(r.Context(), capOf(r), id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (a *app) apiThread(r *http.Request, id int64) (int, any, error) {
+	return ok(a.getThread(r.Context(), capOf(r), id))
 }
 
-func (a *app) apiMoveThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	var in struct {
-		GroupID int64 `json:"group_id"`
-	}
-	if err := middleware.DecodeJSON(w, r, &in, maxBody); err != nil {
-		a.fail(w, r, err)
-		return
-	}
+func (a *app) apiDeleteThread(r *http.Request, id int64) (int, any, error) {
+	return done(a.deleteThread(r.Context(), capOf(r), id))
+}
+
+type moveIn struct {
+	GroupID int64 `json:"group_id"`
+}
+
+func (a *app) apiMoveThread(r *http.Request, id int64, in moveIn) (int, any, error) {
 	if in.GroupID <= 0 {
-		a.fail(w, r, badRequest("group_id must be a positive integer"))
-		return
+		return 0, nil, badRequest("group_id must be a positive integer")
 	}
-	if err := a.moveThread(r.Context(), capOf(r), id, in.GroupID); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	return done(a.moveThread(r.Context(), capOf(r), id, in.GroupID))
 }
 
-func (a *app) apiPosts(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	ps, err := a.listPosts(r.Context(), capOf(r), id, p)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, newList(ps, p, func(p post) int64 { return p.ID }))
+func (a *app) apiPosts(r *http.Request, id int64) (int, any, error) {
+	return childList(r, id, a.listPosts, a.getThread)
 }
 
-func (a *app) apiCreatePost(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	var in struct {
-		Content string `json:"content"`
-	}
-	if err := middleware.DecodeJSON(w, r, &in, maxBody); err != nil {
-		a.fail(w, r, err)
-		return
-	}
+type contentIn struct {
+	Content string `json:"content"`
+}
+
+func (a *app) apiCreatePost(r *http.Request, id int64, in contentIn) (int, any, error) {
 	if err := checkText("content", in.Content, maxContent); err != nil {
-		a.fail(w, r, err)
-		return
+		return 0, nil, err
 	}
-	p, err := a.createPost(r.Context(), capOf(r), id, in.Content)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, p)
+	return created(a.createPost(r.Context(), capOf(r), id, in.Content))
 }
 
-func (a *app) apiEditPost(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	var in struct {
-		Content string `json:"content"`
-	}
-	if err := middleware.DecodeJSON(w, r, &in, maxBody); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.editPost(r.Context(), capOf(r), id, in.Content); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (a *app) apiEditPost(r *http.Request, id int64, in contentIn) (int, any, error) {
+	return done(a.editPost(r.Context(), capOf(r), id, in.Content))
 }
 
-func (a *app) apiDeletePost(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := a.deletePost(r.Context(), capOf(r), id); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (a *app) apiDeletePost(r *http.Request, id int64) (int, any, error) {
+	return done(a.deletePost(r.Context(), capOf(r), id))
 }

@@ -21,7 +21,7 @@ import (
 const (
 	tokenIssuer   = "keyhole-forum-dev-login"
 	tokenAudience = "forum"
-	cookieName    = "forum_token"
+	cookieName    = "forum_token" // no __Host- prefix: see login
 )
 
 // signingAlgorithm is the algorithm of the login's keys. Verification is
@@ -147,30 +147,30 @@ func (a *app) handler() http.Handler {
 
 	// The JSON API: every route needs a valid token.
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.apiAuth.Handler(h)) }
-	api("GET /api/me", a.apiMe)
-	api("GET /api/groups", a.apiGroups)
-	api("GET /api/groups/{id}", a.apiGroup)
-	api("GET /api/groups/{id}/threads", a.apiThreads)
-	api("POST /api/groups/{id}/threads", a.apiCreateThread)
-	api("GET /api/threads/{id}", a.apiThread)
-	api("DELETE /api/threads/{id}", a.apiDeleteThread)
-	api("POST /api/threads/{id}/move", a.apiMoveThread)
-	api("GET /api/threads/{id}/posts", a.apiPosts)
-	api("POST /api/threads/{id}/posts", a.apiCreatePost)
-	api("PATCH /api/posts/{id}", a.apiEditPost)
-	api("DELETE /api/posts/{id}", a.apiDeletePost)
+	api("GET /api/me", a.api(a.apiMe))
+	api("GET /api/groups", a.api(a.apiGroups))
+	api("GET /api/groups/{id}", a.apiID(a.apiGroup))
+	api("GET /api/groups/{id}/threads", a.apiID(a.apiThreads))
+	api("POST /api/groups/{id}/threads", apiJSON(a, a.apiCreateThread))
+	api("GET /api/threads/{id}", a.apiID(a.apiThread))
+	api("DELETE /api/threads/{id}", a.apiID(a.apiDeleteThread))
+	api("POST /api/threads/{id}/move", apiJSON(a, a.apiMoveThread))
+	api("GET /api/threads/{id}/posts", a.apiID(a.apiPosts))
+	api("POST /api/threads/{id}/posts", apiJSON(a, a.apiCreatePost))
+	api("PATCH /api/posts/{id}", apiJSON(a, a.apiEditPost))
+	api("DELETE /api/posts/{id}", a.apiID(a.apiDeletePost))
 
 	// The web page.
 	mux.Handle("GET /{$}", a.webAuth.Optional(http.HandlerFunc(a.webHome)))
 	web := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.webAuth.Handler(h)) }
-	web("GET /groups/{id}", a.webGroup)
-	web("GET /threads/{id}", a.webThread)
-	web("POST /groups/{id}/threads", a.webCreateThread)
-	web("POST /threads/{id}/posts", a.webCreatePost)
-	web("POST /threads/{id}/delete", a.webDeleteThread)
-	web("POST /threads/{id}/move", a.webMoveThread)
-	web("POST /posts/{id}/edit", a.webEditPost)
-	web("POST /posts/{id}/delete", a.webDeletePost)
+	web("GET /groups/{id}", a.webPage("group", a.webGroup))
+	web("GET /threads/{id}", a.webPage("thread", a.webThread))
+	web("POST /groups/{id}/threads", a.webForm(a.webCreateThread))
+	web("POST /threads/{id}/posts", a.webForm(a.webCreatePost))
+	web("POST /threads/{id}/delete", a.webForm(a.webDeleteThread))
+	web("POST /threads/{id}/move", a.webForm(a.webMoveThread))
+	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
+	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
 	return middleware.RecoverWith(a.log, nil)(http.NewCrossOriginProtection().Handler(mux))
 }

@@ -44,7 +44,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 			User string `json:"user"`
 		}
 		if err := middleware.DecodeJSON(w, r, &in, maxLoginBody); err != nil {
-			middleware.WriteError(w, r, err)
+			a.fail(w, r, err)
 			return
 		}
 		name = in.User
@@ -55,19 +55,26 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, errUnknownUser) {
 			err = badRequest("unknown demo user")
 		}
-		a.logFailure(r, err)
 		if form {
 			a.webError(w, r, err)
 		} else {
-			middleware.WriteError(w, r, err)
+			a.fail(w, r, err)
 		}
 		return
 	}
+	// The session cookie. Secure follows the connection: the forum serves
+	// plain http on the loopback in development, and a browser drops a
+	// Secure cookie set over plain http, so Secure is set only when the
+	// request came over TLS (the forum behind a TLS-terminating proxy
+	// would set it always). For the same reason the name has no __Host-
+	// prefix: the prefix requires Secure, and browsers refuse such a
+	// cookie over plain http (some make an exception for localhost, not
+	// all, and not for every loopback name).
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: token, Path: "/",
 		Expires: exp, MaxAge: int(exp.Sub(a.now()).Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, // plain http on the loopback in development
+		Secure: r.TLS != nil,
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	if form {

@@ -39,7 +39,7 @@ func BenchmarkForum(b *testing.B) {
 		return p, err
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/threads/{id}/posts", plain.apiCreatePost)
+	mux.HandleFunc("POST /api/threads/{id}/posts", apiJSON(&plain, plain.apiCreatePost))
 	unguarded := httptest.NewServer(middleware.RecoverWith(plain.log, nil)(http.NewCrossOriginProtection().Handler(mux)))
 	b.Cleanup(unguarded.Close)
 

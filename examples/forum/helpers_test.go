@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/testdb"
 )
@@ -32,15 +34,33 @@ type forum struct {
 
 func newForum(t testing.TB) *forum {
 	t.Helper()
+	return newForumWith(t, forumOptions{})
+}
+
+// forumOptions adjust a test forum before its server starts.
+type forumOptions struct {
+	pool func(*testdb.DB) *pgxpool.Pool // the app's pool (default: the test role's db.Pool)
+	app  func(*app)                     // a last change to the app
+}
+
+func newForumWith(t testing.TB, o forumOptions) *forum {
+	t.Helper()
 	db := testdb.New(t, schema)
 	ctx := context.Background()
 	if err := seed(ctx, db.Owner); err != nil {
 		t.Fatal(err)
 	}
+	pool := db.Pool
+	if o.pool != nil {
+		pool = o.pool(db)
+	}
 	key := testKey(t)
-	a, err := newApp(ctx, config{DB: db.Pool, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	a, err := newApp(ctx, config{DB: pool, Key: key, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.app != nil {
+		o.app(a)
 	}
 	srv := httptest.NewServer(a.handler())
 	t.Cleanup(srv.Close)

@@ -12,7 +12,10 @@
 //
 // Flags:
 //
-//	-addr HOST:PORT   listen address (default 127.0.0.1:8080)
+//	-addr HOST:PORT   listen address, a loopback one (default 127.0.0.1:8080)
+//	-insecure-dev-login-on-network
+//	                  listen on -addr even when it is not a loopback address:
+//	                  anyone who can reach it can act as any demo user
 //	-data DIR         data directory of the embedded PostgreSQL, kept between runs
 //	                  (default: a temporary directory, removed at exit)
 //	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL)
@@ -55,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	data := fs.String("data", "", "data `directory` of the embedded PostgreSQL, kept between runs\n(default: a temporary directory, removed at exit)")
 	dbURL := fs.String("database", "", "libpq `URL` of an existing PostgreSQL database to use instead of\nthe embedded one (default $DATABASE_URL)")
 	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and exit")
+	onNetwork := fs.Bool("insecure-dev-login-on-network", false, "listen on -addr even when it is not a loopback address: the login has\nno passwords, ANYONE WHO CAN REACH THE ADDRESS CAN ACT AS ANY DEMO USER")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -67,6 +71,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if *audit {
 		reg, _ := newPolicies()
 		return printAudit(stdout, reg)
+	}
+	laddr, err := listenAddr(*addr, *onNetwork)
+	if err != nil {
+		return err
 	}
 
 	ctx, stopSignals := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -123,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.ListenTCP("tcp", laddr)
 	if err != nil {
 		return err
 	}
@@ -137,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	banner(stdout, "http://"+ln.Addr().String())
+	banner(stdout, "http://"+ln.Addr().String(), *onNetwork && !laddr.IP.IsLoopback())
 
 	select {
 	case err := <-served:
@@ -154,11 +162,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	return nil
 }
 
+// listenAddr resolves -addr, and refuses an address that is not a
+// loopback one (":8080" and "0.0.0.0:8080" listen on every interface)
+// unless onNetwork: the development login has no passwords. The forum
+// listens on the resolved address, so that the address checked is the
+// address bound.
+func listenAddr(addr string, onNetwork bool) (*net.TCPAddr, error) {
+	ta, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-addr %s: %w", addr, err)
+	}
+	if !onNetwork && !ta.IP.IsLoopback() {
+		return nil, fmt.Errorf("refusing to listen on %s: not a loopback address, and the development login has no passwords "+
+			"(anyone who can reach it can act as any demo user); -insecure-dev-login-on-network overrides", addr)
+	}
+	return ta, nil
+}
+
 // banner prints where the forum listens, who can log in, and a curl line.
 // The first line is what scripts (and the start-up test) wait for.
-func banner(w io.Writer, base string) {
+// onNetwork: the address is not a loopback one.
+func banner(w io.Writer, base string, onNetwork bool) {
 	fmt.Fprintf(w, "forum: listening on %s/\n", base)
 	fmt.Fprintln(w, "forum: DEVELOPMENT LOGIN WITHOUT PASSWORDS: anyone who can reach this address can act as any demo user.")
+	if onNetwork {
+		fmt.Fprintln(w, "forum: WARNING: -insecure-dev-login-on-network: this address is NOT the loopback; anyone on the network can act as any demo user.")
+	}
 	fmt.Fprintln(w, "forum: demo users:")
 	for _, u := range demoUsers {
 		fmt.Fprintf(w, "  %-6s %s\n", u.Name, u.Describe())

@@ -78,123 +78,196 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 	}
 }
 
-// webError shows a failed request as a page that says why.
+// webError shows a failed request as a page that says why, with the
+// status the API would answer (statusOf).
 func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	a.logFailure(r, err)
 	v := a.newView(capOf(r), "")
+	v.Status = statusOf(r, err)
+	ep, ok := errorPages[v.Status]
+	if !ok { // not expected from the page's handlers (401, 415)
+		ep.message = http.StatusText(v.Status) + "."
+	}
+	v.Message, v.Detail = ep.message, ep.detail
 	var de *sqlguard.DeniedError
-	var mbe *http.MaxBytesError
 	switch {
+	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
-		v.Status, v.Message = http.StatusForbidden, "Denied."
 		v.Detail = "PostgreSQL refused the statement: it needs " + de.Need + " (policy " + de.Policy + ")."
-	case errors.Is(err, sqlguard.ErrNotFound):
-		v.Status, v.Message = http.StatusNotFound, "Not found."
-		v.Detail = "It does not exist, or it is in a group you do not belong to."
-	case errors.As(err, &mbe):
-		v.Status, v.Message = http.StatusRequestEntityTooLarge, "Too long."
-	case errors.Is(err, middleware.ErrBadRequest):
-		v.Status, v.Message = http.StatusBadRequest, "Bad request."
-		v.Detail = "Check what you typed: empty, too long, or not a number."
-	default:
-		v.Status, v.Message = http.StatusInternalServerError, "Something went wrong."
+	case errors.Is(err, sqlguard.ErrNotApproved):
+		v.Detail = "The statement's policy is not approved by the forum's keyhole.lock: it was not run."
 	}
 	v.Title = v.Message
 	a.render(w, r, v.Status, "error", v)
 }
 
-func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
-	c, ok := capability.FromContext(r.Context())
-	v := a.newView(c, "log in")
-	if ok {
-		v.Title = "your groups"
+// errorPages are the error page's message and detail for each status of
+// statusOf.
+var errorPages = map[int]struct{ message, detail string }{
+	http.StatusForbidden:             {"Denied.", "PostgreSQL refused the statement."},
+	http.StatusNotFound:              {"Not found.", "It does not exist, or it is in a group you do not belong to."},
+	http.StatusRequestEntityTooLarge: {"Too long.", ""},
+	http.StatusBadRequest:            {"Bad request.", "Check what you typed: empty, too long, or not a number."},
+	http.StatusConflict:              {"Conflict.", "It exists already."},
+	http.StatusServiceUnavailable:    {"Unavailable.", "The database did not answer in time; try again."},
+	http.StatusInternalServerError:   {"Something went wrong.", ""},
+}
+
+// statusOf is the status middleware.WriteError answers err with, so that
+// the page and the API answer every error alike (403 for a denial, for
+// sqlguard.ErrNotApproved and for PostgreSQL's insufficient_privilege; 404;
+// 400; 413; 409; 503; 500): one mapping, the middleware's. The middleware
+// does not export its classification: statusOf reads it off an answer
+// written to nowhere (only on the error path).
+func statusOf(r *http.Request, err error) int {
+	var s statusWriter
+	middleware.WriteError(&s, r, err)
+	if s.status == 0 {
+		return http.StatusInternalServerError
 	}
-	v.Demo = demoUsers
-	if ok {
-		gs, err := a.listGroups(r.Context(), c, page{Before: math.MaxInt64, Limit: maxLimit})
+	return s.status
+}
+
+// statusWriter is a ResponseWriter that keeps the status and drops the
+// rest.
+type statusWriter struct {
+	header http.Header
+	status int
+}
+
+func (s *statusWriter) Header() http.Header {
+	if s.header == nil {
+		s.header = make(http.Header)
+	}
+	return s.header
+}
+
+func (s *statusWriter) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
+
+// webPage adapts a page of a route with an {id} and a list's page
+// (?before=&limit=): it renders template name with the view h returns, or
+// the error.
+func (a *app) webPage(name string, h func(r *http.Request, id int64, p page) (view, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		var p page
+		if err == nil {
+			p, err = pageOf(r)
+		}
+		var v view
+		if err == nil {
+			v, err = h(r, id, p)
+		}
 		if err != nil {
 			a.webError(w, r, err)
 			return
 		}
-		slices.Reverse(gs)
-		for _, g := range gs {
-			v.Groups = append(v.Groups, groupView{g, roleIn(c, g.ID)})
+		a.render(w, r, http.StatusOK, name, v)
+	}
+}
+
+// webForm adapts a form post of a route with an {id}: it reads the bounded
+// form, then redirects (303) to the path h returns, or shows the error.
+func (a *app) webForm(h func(r *http.Request, id int64) (to string, err error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r)
+		if err == nil {
+			err = parseForm(w, r)
 		}
+		var to string
+		if err == nil {
+			to, err = h(r, id)
+		}
+		if err != nil {
+			a.webError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+	}
+}
+
+func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
+	c, ok := capability.FromContext(r.Context())
+	v := a.newView(c, "log in")
+	v.Demo = demoUsers
+	if ok {
+		v.Title = "your groups"
+		gs, err := a.groupViews(r, c)
+		if err != nil {
+			a.webError(w, r, err)
+			return
+		}
+		v.Groups = gs
 	}
 	a.render(w, r, http.StatusOK, "home", v)
 }
 
-func (a *app) webGroup(w http.ResponseWriter, r *http.Request) {
+// groupViews are the groups the caller may see (the first maxLimit),
+// oldest first.
+func (a *app) groupViews(r *http.Request, c *capability.Capability) ([]groupView, error) {
+	gs, err := a.listGroups(r.Context(), c, page{Before: math.MaxInt64, Limit: maxLimit})
+	if err != nil {
+		return nil, err
+	}
+	var vs []groupView
+	for _, g := range slices.Backward(gs) {
+		vs = append(vs, groupView{g, roleIn(c, g.ID)})
+	}
+	return vs, nil
+}
+
+func (a *app) webGroup(r *http.Request, id int64, p page) (view, error) {
 	c := capOf(r)
-	id, err := pathID(r)
-	if err != nil {
-		a.webError(w, r, err)
-		return
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		a.webError(w, r, err)
-		return
-	}
 	g, err := a.getGroup(r.Context(), c, id)
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return view{}, err
 	}
 	ts, err := a.listThreads(r.Context(), c, id, p)
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return view{}, err
 	}
 	v := a.newView(c, g.Name)
 	v.Group = &groupView{g, roleIn(c, g.ID)}
 	v.Threads = ts
-	if len(ts) == p.Limit {
-		v.Older = ts[len(ts)-1].ID
-	}
-	a.render(w, r, http.StatusOK, "group", v)
+	v.Older = next(ts, p)
+	return v, nil
 }
 
-func (a *app) webThread(w http.ResponseWriter, r *http.Request) {
+// webThread shows a thread, a page of its posts, and the groups it may be
+// moved to. threads.get decides whether the caller may see the thread
+// (not found otherwise); the posts' list is the one statement of
+// posts.list, not checked again.
+func (a *app) webThread(r *http.Request, id int64, p page) (view, error) {
 	c := capOf(r)
-	id, err := pathID(r)
-	if err != nil {
-		a.webError(w, r, err)
-		return
-	}
-	p, err := pageOf(r)
-	if err != nil {
-		a.webError(w, r, err)
-		return
-	}
 	t, err := a.getThread(r.Context(), c, id)
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return view{}, err
 	}
 	ps, err := a.listPosts(r.Context(), c, id, p)
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return view{}, err
 	}
-	gs, err := a.listGroups(r.Context(), c, page{Before: math.MaxInt64, Limit: maxLimit})
+	gs, err := a.groupViews(r, c)
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return view{}, err
 	}
 	v := a.newView(c, t.Title)
 	v.Thread = &t
 	v.Group = &groupView{group{t.GroupID, t.GroupName}, roleIn(c, t.GroupID)}
-	if len(ps) == p.Limit {
-		v.Older = ps[len(ps)-1].ID
-	}
+	v.Older = next(ps, p)
 	slices.Reverse(ps) // oldest first on the page
 	v.Posts = ps
-	slices.Reverse(gs)
-	for _, g := range gs {
-		v.Groups = append(v.Groups, groupView{g, roleIn(c, g.ID)})
-	}
-	a.render(w, r, http.StatusOK, "thread", v)
+	v.Groups = gs
+	return v, nil
 }
 
 // parseForm reads a bounded form body.
@@ -219,116 +292,51 @@ func formID(r *http.Request, name string) (int64, error) {
 	return n, nil
 }
 
-func redirect(w http.ResponseWriter, r *http.Request, path string, id int64) {
-	http.Redirect(w, r, path+strconv.FormatInt(id, 10), http.StatusSeeOther)
+// pathTo is the path of the row id under prefix ("/threads/").
+func pathTo(prefix string, id int64) string { return prefix + strconv.FormatInt(id, 10) }
+
+func (a *app) webCreateThread(r *http.Request, id int64) (string, error) {
+	t, err := a.createThread(r.Context(), capOf(r), id, r.PostForm.Get("title"))
+	return pathTo("/threads/", t.ID), err
 }
 
-func (a *app) webCreateThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err == nil {
-		err = parseForm(w, r)
+func (a *app) webCreatePost(r *http.Request, id int64) (string, error) {
+	content := r.PostForm.Get("content")
+	if err := checkText("content", content, maxContent); err != nil {
+		return "", err
 	}
-	var t thread
-	if err == nil {
-		t, err = a.createThread(r.Context(), capOf(r), id, r.PostForm.Get("title"))
-	}
-	if err != nil {
-		a.webError(w, r, err)
-		return
-	}
-	redirect(w, r, "/threads/", t.ID)
+	_, err := a.createPost(r.Context(), capOf(r), id, content)
+	return pathTo("/threads/", id), err
 }
 
-func (a *app) webCreatePost(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err == nil {
-		err = parseForm(w, r)
-	}
-	if err == nil {
-		content := r.PostForm.Get("content")
-		if err = checkText("content", content, maxContent); err == nil {
-			_, err = a.createPost(r.Context(), capOf(r), id, content)
-		}
-	}
+func (a *app) webDeleteThread(r *http.Request, id int64) (string, error) {
+	back, err := formID(r, "group_id")
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return "", err
 	}
-	redirect(w, r, "/threads/", id)
+	return pathTo("/groups/", back), a.deleteThread(r.Context(), capOf(r), id)
 }
 
-func (a *app) webDeleteThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err == nil {
-		err = parseForm(w, r)
-	}
-	var back int64
-	if err == nil {
-		back, err = formID(r, "group_id")
-	}
-	if err == nil {
-		err = a.deleteThread(r.Context(), capOf(r), id)
-	}
+func (a *app) webMoveThread(r *http.Request, id int64) (string, error) {
+	to, err := formID(r, "group_id")
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return "", err
 	}
-	redirect(w, r, "/groups/", back)
+	return pathTo("/threads/", id), a.moveThread(r.Context(), capOf(r), id, to)
 }
 
-func (a *app) webMoveThread(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err == nil {
-		err = parseForm(w, r)
-	}
-	var to int64
-	if err == nil {
-		to, err = formID(r, "group_id")
-	}
-	if err == nil {
-		err = a.moveThread(r.Context(), capOf(r), id, to)
-	}
+func (a *app) webEditPost(r *http.Request, id int64) (string, error) {
+	back, err := formID(r, "thread_id")
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return "", err
 	}
-	redirect(w, r, "/threads/", id)
+	return pathTo("/threads/", back), a.editPost(r.Context(), capOf(r), id, r.PostForm.Get("content"))
 }
 
-func (a *app) webEditPost(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err == nil {
-		err = parseForm(w, r)
-	}
-	var back int64
-	if err == nil {
-		back, err = formID(r, "thread_id")
-	}
-	if err == nil {
-		err = a.editPost(r.Context(), capOf(r), id, r.PostForm.Get("content"))
-	}
+func (a *app) webDeletePost(r *http.Request, id int64) (string, error) {
+	back, err := formID(r, "thread_id")
 	if err != nil {
-		a.webError(w, r, err)
-		return
+		return "", err
 	}
-	redirect(w, r, "/threads/", back)
-}
-
-func (a *app) webDeletePost(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err == nil {
-		err = parseForm(w, r)
-	}
-	var back int64
-	if err == nil {
-		back, err = formID(r, "thread_id")
-	}
-	if err == nil {
-		err = a.deletePost(r.Context(), capOf(r), id)
-	}
-	if err != nil {
-		a.webError(w, r, err)
-		return
-	}
-	redirect(w, r, "/threads/", back)
+	return pathTo("/threads/", back), a.deletePost(r.Context(), capOf(r), id)
 }

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/sqlguard"
+)
+
+// TestRefusalStatus: a statement refused by the approval lock
+// (sqlguard.ErrNotApproved) or by PostgreSQL's privileges
+// (insufficient_privilege) is 403 on the page as in the API, with a page
+// that says so, and nothing lands.
+func TestRefusalStatus(t *testing.T) {
+	notApproved := func(a *app) {
+		a.reg.SetApproval(func(p sqlguard.PolicyInfo) error {
+			if p.Name == "posts.create" {
+				return fmt.Errorf("%w: posts.create (test)", sqlguard.ErrNotApproved)
+			}
+			return nil
+		})
+	}
+	for _, c := range []struct {
+		name    string
+		app     func(*app)
+		revoke  bool // REVOKE INSERT ON posts from the app's role
+		pageHas string
+	}{
+		{"not approved", notApproved, false, "not approved by the forum&#39;s keyhole.lock"},
+		{"insufficient privilege", nil, true, "PostgreSQL refused the statement."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newForumWith(t, forumOptions{app: c.app})
+			if c.revoke {
+				var role string
+				if err := f.db.Pool.QueryRow(context.Background(), "select current_user").Scan(&role); err != nil {
+					t.Fatal(err)
+				}
+				f.exec("revoke insert on posts from " + pgx.Identifier{role}.Sanitize())
+			}
+			alice := f.token("alice")
+			before := f.fingerprint()
+
+			req, _ := http.NewRequest("POST", f.srv.URL+"/threads/1/posts", strings.NewReader("content=refused"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Cookie", cookieName+"="+alice)
+			resp, err := f.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := readAll(t, resp)
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "Denied.") || !strings.Contains(page, c.pageHas) {
+				t.Errorf("page: got %d\n%s\nwant 403 Denied. with %q", resp.StatusCode, page, c.pageHas)
+			}
+			if status, body := f.do("POST", "/api/threads/1/posts", alice, `{"content":"refused"}`); status != http.StatusForbidden {
+				t.Errorf("API: got %d %s, want 403", status, body)
+			}
+			if f.fingerprint() != before {
+				t.Errorf("a refused request changed the database")
+			}
+		})
+	}
+}
+
+// TestWebErrorPage: the page answers every error with the status of the
+// API (middleware.WriteError), and says why.
+func TestWebErrorPage(t *testing.T) {
+	tmpl, err := parseTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{tmpl: tmpl, log: slog.New(slog.DiscardHandler)}
+	for _, c := range []struct {
+		name string
+		err  error
+		want int
+		says string
+	}{
+		{"denied", &sqlguard.DeniedError{Policy: "posts.delete", Need: "role moderator in group 2"}, http.StatusForbidden, "it needs role moderator in group 2 (policy posts.delete)"},
+		{"not approved", &sqlguard.ApprovalError{Policy: "posts.create"}, http.StatusForbidden, "not approved"},
+		{"insufficient privilege", fmt.Errorf("sqlguard: posts.create: %w", &pgconn.PgError{Code: "42501"}), http.StatusForbidden, "PostgreSQL refused the statement."},
+		{"not found", fmt.Errorf("x: %w", sqlguard.ErrNotFound), http.StatusNotFound, "Not found."},
+		{"bad input", badRequest("id must be a positive integer"), http.StatusBadRequest, "Bad request."},
+		{"too large", &http.MaxBytesError{Limit: maxBody}, http.StatusRequestEntityTooLarge, "Too long."},
+		{"unique", &pgconn.PgError{Code: "23505"}, http.StatusConflict, "Conflict."},
+		{"unavailable", &pgconn.PgError{Code: "57014"}, http.StatusServiceUnavailable, "Unavailable."},
+		{"other", errors.New("boom"), http.StatusInternalServerError, "Something went wrong."},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			api := httptest.NewRecorder()
+			req := httptest.NewRequest("POST", "/threads/1/posts", nil)
+			middleware.WriteError(api, req, c.err)
+			page := httptest.NewRecorder()
+			a.webError(page, req, c.err)
+			if page.Code != c.want || api.Code != c.want {
+				t.Errorf("page %d, API %d; want %d", page.Code, api.Code, c.want)
+			}
+			if body := page.Body.String(); !strings.Contains(body, html.EscapeString(c.says)) {
+				t.Errorf("page does not say %q:\n%s", c.says, body)
+			}
+			if ct := page.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		})
+	}
+}
