@@ -40,7 +40,7 @@ func benchPolicies(b testing.TB) (thread, post, postShare *sqlguard.Write) {
 // guarded direct insert (guarded), and the child insert whose group comes
 // from the parent (child; plainchild is its unguarded counterpart,
 // childshare takes FOR SHARE on the parent, childbinary binds the array as
-// a []int64 that pgx encodes per call instead of the memoized text), each
+// a []int64 that pgx encodes per call instead of the memoized binary form), each
 // with b.RunParallel over the test pool.
 //
 //	go test ./sqlguard -run '^$' -bench BenchmarkInsert -count 5
@@ -123,7 +123,7 @@ func BenchmarkBind(b *testing.B) {
 }
 
 // BenchmarkArrayEncode compares what pgx does per call with a group array:
-// encode a []int64 in binary, or copy the memoized text.
+// encode a []int64 in binary, or copy a memoized encoding.
 func BenchmarkArrayEncode(b *testing.B) {
 	m := pgtype.NewMap()
 	for _, n := range []int{3, 1000} {

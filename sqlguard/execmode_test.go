@@ -10,9 +10,10 @@ import (
 )
 
 // TestQueryExecModes runs one statement of each shape in every pgx query
-// mode, the simple protocol included (a transaction-mode pooler): the
-// bound arrays are text, cast in the statement, so no mode needs to know
-// their type.
+// mode, the simple protocol included (a transaction-mode pooler): where the
+// mode knows the parameter types the arrays go as memoized binary, and
+// otherwise as text cast in the statement, so every mode gets the same
+// answers.
 func TestQueryExecModes(t *testing.T) {
 	for _, kind := range allKinds {
 		db := testdb.New(t, forumSchema(kind))
