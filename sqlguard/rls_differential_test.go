@@ -132,10 +132,15 @@ func TestSecondWallDifferential(t *testing.T) {
 		defer tx.Rollback(ctx)
 		return fn(tx)
 	}
+	// writeErr is the error of the last guarded write: a write that the
+	// wall refuses with 42501 (an upsert over a row it hides) aborts the
+	// transaction, which must then roll back instead of committing.
+	var writeErr error
 	guarded := func(op wallOp, c *capability.Capability, vals []any, db sqlguard.DB) string {
 		switch p := f.ops[op.policy].(type) {
 		case *sqlguard.Write:
-			if err := p.Exec(ctx, db, c, vals...); err != nil {
+			writeErr = p.Exec(ctx, db, c, vals...)
+			if writeErr != nil {
 				return "refused"
 			}
 			return "ok"
@@ -207,11 +212,18 @@ func TestSecondWallDifferential(t *testing.T) {
 		{"both", func(op wallOp, c *capability.Capability, vals []any) string {
 			return inTxOn(walled, func(tx pgx.Tx) string {
 				var got string
+				writeErr = nil
 				err := sqlguard.WithCapability(ctx, tx, c, walled.opts, func(tx pgx.Tx) error {
 					got = guarded(op, c, vals, tx)
+					if sqlguard.IsInsufficientPrivilege(writeErr) {
+						return writeErr
+					}
 					return nil
 				})
 				if err != nil {
+					if sqlguard.IsInsufficientPrivilege(err) {
+						return "refused"
+					}
 					return "error: " + err.Error()
 				}
 				return got
