@@ -26,18 +26,16 @@ import (
 //
 // Call values: Columns, then the conditions' Args.
 func (r *Registry) Insert(p Policy) (*Write, error) {
-	d, err := r.begin(p, KindInsert)
+	c, err := r.declare(p, KindInsert, func(d *decl) (*compiled, error) {
+		if len(p.Parents) > 0 {
+			d.info.Kind = KindInsertChild
+		}
+		return d.insert()
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(p.Parents) > 0 {
-		d.info.Kind = KindInsertChild
-	}
-	c, err := d.insert()
-	if err != nil {
-		return nil, d.fail(err)
-	}
-	return r.finishWrite(c)
+	return &Write{c: c}, nil
 }
 
 // Update declares an update of the rows selected by Key: the row's current
@@ -50,29 +48,21 @@ func (r *Registry) Insert(p Policy) (*Write, error) {
 //
 // Call values: Key, then Set, then the conditions' Args.
 func (r *Registry) Update(p Policy) (*Write, error) {
-	d, err := r.begin(p, KindUpdate)
+	c, err := r.declare(p, KindUpdate, (*decl).updateOrDelete)
 	if err != nil {
 		return nil, err
 	}
-	c, err := d.updateOrDelete()
-	if err != nil {
-		return nil, d.fail(err)
-	}
-	return r.finishWrite(c)
+	return &Write{c: c}, nil
 }
 
 // Delete declares a delete of the rows selected by Key whose group allows
 // Role. Call values: Key, then the conditions' Args.
 func (r *Registry) Delete(p Policy) (*Write, error) {
-	d, err := r.begin(p, KindDelete)
+	c, err := r.declare(p, KindDelete, (*decl).updateOrDelete)
 	if err != nil {
 		return nil, err
 	}
-	c, err := d.updateOrDelete()
-	if err != nil {
-		return nil, d.fail(err)
-	}
-	return r.finishWrite(c)
+	return &Write{c: c}, nil
 }
 
 // Upsert declares INSERT ... ON CONFLICT (Key) DO UPDATE SET (Set) with
@@ -81,15 +71,11 @@ func (r *Registry) Delete(p Policy) (*Write, error) {
 // existing row's group does not allow it, the call answers *DeniedError.
 // Call values: Columns, then the conditions' Args.
 func (r *Registry) Upsert(p Policy) (*Write, error) {
-	d, err := r.begin(p, KindUpsert)
+	c, err := r.declare(p, KindUpsert, (*decl).upsert)
 	if err != nil {
 		return nil, err
 	}
-	c, err := d.upsert()
-	if err != nil {
-		return nil, d.fail(err)
-	}
-	return r.finishWrite(c)
+	return &Write{c: c}, nil
 }
 
 // List declares a guarded select of many rows: Query with the guard ANDed
@@ -101,15 +87,8 @@ func (r *Registry) Upsert(p Policy) (*Write, error) {
 // group index; the one for admin capabilities replaces the group
 // comparison by the bound admin flag (WHERE ... AND ($1)).
 func (r *Registry) List(p Policy) (*List, error) {
-	d, err := r.begin(p, KindSelectList)
+	c, err := r.declare(p, KindSelectList, (*decl).read)
 	if err != nil {
-		return nil, err
-	}
-	c, err := d.read()
-	if err != nil {
-		return nil, d.fail(err)
-	}
-	if err := r.add(c); err != nil {
 		return nil, err
 	}
 	return &List{c: c}, nil
@@ -120,15 +99,8 @@ func (r *Registry) List(p Policy) (*List, error) {
 // DistinguishDenied is set. Call values: Key, then the Args of Query and
 // Where in text order.
 func (r *Registry) Get(p Policy) (*Get, error) {
-	d, err := r.begin(p, KindSelectOne)
+	c, err := r.declare(p, KindSelectOne, (*decl).read)
 	if err != nil {
-		return nil, err
-	}
-	c, err := d.read()
-	if err != nil {
-		return nil, d.fail(err)
-	}
-	if err := r.add(c); err != nil {
 		return nil, err
 	}
 	return &Get{c: c}, nil
@@ -159,11 +131,21 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func (r *Registry) finishWrite(c *compiled) (*Write, error) {
+// declare validates p as a policy of kind, builds its SQL with build and
+// adds it to the registry.
+func (r *Registry) declare(p Policy, kind Kind, build func(*decl) (*compiled, error)) (*compiled, error) {
+	d, err := r.begin(p, kind)
+	if err != nil {
+		return nil, err
+	}
+	c, err := build(d)
+	if err != nil {
+		return nil, d.fail(err)
+	}
 	if err := r.add(c); err != nil {
 		return nil, err
 	}
-	return &Write{c: c}, nil
+	return c, nil
 }
 
 // decl is a policy being declared.
