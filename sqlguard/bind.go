@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/keyhole-go/keyhole/capability"
 )
@@ -131,33 +130,15 @@ func appendElem(b []byte, g capability.Group) []byte {
 	}
 }
 
-// matchArg returns groups(role) ∩ {g} as a bound array: "{g}" or "{}".
-func matchArg(c *capability.Capability, role string, g capability.Group) any {
+// matchArg returns groups(role) ∩ {g} as a bound scalar: v, the value
+// groupValue returned for g (int64, or the text of a UUID or text id, as
+// the call value itself is bound), when the capability holds g for role,
+// else nil (SQL NULL, which the guard's comparison turns into "no row").
+func matchArg(c *capability.Capability, role string, g capability.Group, v any) any {
 	if !c.Groups(role).Contains(g) {
-		return emptyArray
+		return nil
 	}
-	if n, ok := g.Int64(); ok {
-		// One allocation instead of two (the string's bytes, then its
-		// header when boxed): the header and the bytes share a struct, and
-		// a *string boxes without allocating; pgx binds a *string as the
-		// string's text. The bytes are never written after s is set.
-		m := new(singleton)
-		b := append(m.b[:0], '{')
-		b = strconv.AppendInt(b, n, 10)
-		b = append(b, '}')
-		m.s = unsafe.String(&m.b[0], len(b))
-		return &m.s
-	}
-	b := append(make([]byte, 0, 48), '{')
-	b = appendElem(b, g)
-	b = append(b, '}')
-	return string(b)
-}
-
-// singleton holds the text of a one-element int8 array and its string.
-type singleton struct {
-	s string
-	b [22]byte // "{" + at most 20 bytes of int64 + "}"
+	return v
 }
 
 // groupValue checks a call value that is a group id and returns the value
@@ -246,16 +227,19 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 		args = make([]any, len(st.slots))
 	}
 	rewrite := false
+	// The last group value converted: its index, bound value and group.
+	gi, gv, gg := -1, any(nil), capability.Group{}
 	for i, s := range st.slots {
 		switch s.kind {
 		case slotValue:
 			v := values[s.i]
 			if c.groupVals[s.i] {
-				nv, _, err := r.groupValue(v)
+				nv, g, err := r.groupValue(v)
 				if err != nil {
 					return nil, nil, c.invalid(fmt.Errorf("value %d (%s): %v", s.i, c.info.Values[s.i], err))
 				}
 				v = nv
+				gi, gv, gg = s.i, nv, g
 			}
 			args[i] = v
 		case slotConst:
@@ -270,11 +254,16 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 				args[i] = a.textArg()
 			}
 		case slotGroupMatch:
-			_, g, err := r.groupValue(values[s.i])
-			if err != nil {
-				return nil, nil, c.invalid(fmt.Errorf("value %d (%s): %v", s.i, c.info.Values[s.i], err))
+			// The value's slot comes first in every statement: bind the
+			// same boxed value (no second boxing of a capability.Group).
+			if gi != s.i {
+				nv, g, err := r.groupValue(values[s.i])
+				if err != nil {
+					return nil, nil, c.invalid(fmt.Errorf("value %d (%s): %v", s.i, c.info.Values[s.i], err))
+				}
+				gi, gv, gg = s.i, nv, g
 			}
-			args[i] = matchArg(cp, s.role, g)
+			args[i] = matchArg(cp, s.role, gg, gv)
 		case slotAdmin:
 			args[i] = admin
 		case slotSubject:

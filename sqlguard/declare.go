@@ -201,6 +201,15 @@ var arrayTypes = map[capability.GroupKind]string{
 	capability.KindText:  "text[]",
 }
 
+// elemTypes is the type of one group id, the arrays' element type.
+var elemTypes = map[capability.GroupKind]string{
+	capability.KindInt64: "int8",
+	capability.KindUUID:  "uuid",
+	capability.KindText:  "text",
+}
+
+func (d *decl) elemType() string { return elemTypes[d.r.kind] }
+
 // begin validates what every kind shares.
 func (r *Registry) begin(p Policy, kind Kind) (*decl, error) {
 	d := &decl{r: r, p: p, arrayType: arrayTypes[r.kind]}
@@ -588,7 +597,7 @@ func (d *decl) insert() (*compiled, error) {
 		}
 		c.groupVals[gi] = true
 		c.directGroup = gi
-		where = append([]frag{render(matchGuard{value: gi, arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride})}, d.conds...)
+		where = append([]frag{render(matchGuard{value: gi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride})}, d.conds...)
 	default:
 		ri := slices.Index(p.Columns, d.hops[0].raw.Column)
 		if ri < 0 {
@@ -694,7 +703,7 @@ func (d *decl) updateOrDelete() (*compiled, error) {
 				c.checkGroup = vi
 				if len(d.hops) == 0 {
 					c.groupVals[vi] = true
-					check = render(matchGuard{value: vi, arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride})
+					check = render(matchGuard{value: vi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride})
 				} else {
 					check = render(d.parentGuardFor(p.Role, p.AdminOverride, valueSlot(vi), nil, p.Lock))
 				}
@@ -788,7 +797,7 @@ func (d *decl) upsert() (*compiled, error) {
 		c.groupVals[gi] = true
 		c.directGroup = gi
 		c.checkGroup = gi
-		ins = render(matchGuard{value: gi, arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride})
+		ins = render(matchGuard{value: gi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride})
 	}
 	var b buf
 	d.insertSelect(&b, all, len(cols))

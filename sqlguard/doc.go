@@ -62,9 +62,10 @@
 //
 // # The guard shapes
 //
-//	-- direct insert: the group is a call value ($4: the caller's groups ∩ {$2})
+//	-- direct insert: the group is a call value ($4: the caller's groups ∩ {$2},
+//	-- that is $2 when the caller holds it, else NULL)
 //	INSERT INTO threads (title, group_id, created_by) SELECT $1, $2, $3
-//	WHERE ($2 = ANY($4::int8[]))
+//	WHERE ($2 = $4::int8)
 //
 //	-- child insert: the group comes from the parents, locked FOR SHARE
 //	INSERT INTO posts (content, thread_id, author) SELECT $1, $2, $3
@@ -76,7 +77,7 @@
 //
 //	-- move: filter on the current group, check on the new one
 //	UPDATE threads SET group_id = $1 WHERE threads.id = $2
-//	AND (threads.group_id = ANY($3::int8[]) OR $4) AND ($1 = ANY($5::int8[]) OR $4)
+//	AND (threads.group_id = ANY($3::int8[]) OR $4) AND ($1 = $5::int8 OR $4)
 //
 //	-- the author, or a moderator of the post's group
 //	UPDATE posts SET content = $1 WHERE posts.id = $2 AND (EXISTS (SELECT 1 FROM threads AS p1
@@ -197,20 +198,25 @@
 // mode, byte-for-byte equal to pgx's own encoding).
 //
 // When the statement's group is itself a call value (a direct insert, an
-// upsert's proposed row, a move's target group) the bound array is the
-// capability's groups intersected with that value, the text "{7}" or
-// "{}": PostgreSQL still compares, on one element instead of 1,000. When
-// the group comes from a parent row the whole array is needed. Pass group
-// ids as their Go value (int64, [16]byte, string) or as a
-// capability.Group of the registry's kind.
+// upsert's proposed row, a move's target group), g = ANY(G) is the same
+// as g = ANY(G ∩ {g}), and G ∩ {g} has at most one element: sqlguard
+// binds it as a scalar of the column's type ($4::int8, ::uuid, ::text),
+// the value itself when the capability holds the role (or one including
+// it) in that group, SQL NULL otherwise. PostgreSQL still decides, on one
+// value instead of 1,000: a NULL makes the comparison NULL, which selects
+// no row (fail closed; the status queries that tell denied from not
+// found read it through COALESCE(…, FALSE)), and the admin override stays
+// an OR beside it. A scalar costs the server less than a one-element
+// array (about 2 µs per call). When the group comes from a parent row the
+// whole array is needed. Pass group ids as their Go value (int64,
+// [16]byte, string) or as a capability.Group of the registry's kind.
 //
 // # Performance
 //
-// Measured on a shared 2-core machine (load average 4 to 7 from other
-// work: single runs swing by 2× and more, so the numbers are medians of
-// interleaved rounds of 250 ms), PostgreSQL 15, b.RunParallel over the
-// test pool (8 connections); throughput ratio = plain ns/op ÷ guarded
-// ns/op, the median of the per-round ratios:
+// Measured on a shared 2-core machine (single runs swing by 2× and more,
+// so the numbers are medians of interleaved rounds of 250 ms), PostgreSQL
+// 15, b.RunParallel over the test pool (8 connections); throughput ratio
+// = plain ns/op ÷ guarded ns/op, the median of the per-round ratios:
 //
 //	go test -c -o sqlguard.test ./sqlguard && cd sqlguard
 //	for i in $(seq 20); do ../sqlguard.test -test.run '^$' \
@@ -218,18 +224,22 @@
 //
 //	                                 groups=3             groups=1000          goal
 //	                               µs/op  ratio         µs/op  ratio
-//	plain (insert ... values)       62.3                 52.8
-//	guarded (direct insert)         67.5   0.93          62.9   0.90          ≥0.95 / ≥0.85
+//	plain (insert ... values)       40.7                 42.2
+//	guarded (direct insert)         43.1   0.96          44.1   0.98          ≥0.95 / ≥0.85
 //	plainchild (insert ... values)  83.7                 74.7
 //	child (group via the parent)    76.6   1.00         133.2   0.53          -
 //	childbinary (pgx []int64)       84.8   0.98         209.8   0.34          -
 //
-// (20 rounds; ratios against plain, resp. plainchild.) The direct insert
-// binds the intersection of the capability's groups with the inserted
-// group, so 1,000 groups cost what 3 do. A child insert with 1,000 groups
-// pays for PostgreSQL reading a 1,000-element array on every call, then
-// comparing the parent's group with it: a little over half the plain
-// insert's throughput, as the design notes measured. How the array is
+// (plain and guarded: 8 rounds of those two alone at load average 1 to
+// 2, a second set of 8 gave 0.96 and 0.96; the child rows: 20 rounds at
+// load average 4 to 7; ratios against plain, resp. plainchild.) The
+// direct insert binds the intersection of the capability's groups with
+// the inserted group as one scalar, so 1,000 groups cost what 3 do; bound
+// as a one-element array it measured 0.93 at groups=3 (about 2 µs more
+// server time per call). A child insert with 1,000 groups pays for
+// PostgreSQL reading a 1,000-element array on every call, then comparing
+// the parent's group with it: a little over half the plain insert's
+// throughput, as the design notes measured. How the array is
 // encoded, with both forms measured in the same rounds
 // (BenchmarkChildArray: child binds the memoized binary form, childtext
 // the memoized text, as before; 70 rounds for int8, 40 for the others):
@@ -254,10 +264,10 @@
 // allocations cost the client more than binary saves the server.
 //
 // BenchmarkBind (the per-call work in Go, with int64 values): 50 to 250 ns
-// per call and 1 allocation (delete, list), 2 (child insert, move), 3
-// (direct insert with a subject column: the arguments, the one-element
-// array, the boxed subject); a capability.Group value adds the caller's
-// boxing of it. Binding for execution (the binary form and the rewriter)
+// per call and 1 allocation (delete, list), 2 (child insert; direct
+// insert with a subject column: the arguments and the boxed subject; the
+// intersection is the value's own box, or nil); a capability.Group value
+// adds the caller's boxing of it (move: 2). Binding for execution (the binary form and the rewriter)
 // allocates no more (TestBindWireAllocs). BenchmarkWireArrayEncode, per
 // call: pgx copies the memoized binary form of 1,000 int8 in about 130 ns
 // and the text in about 150 ns, without allocating; it encodes a

@@ -71,30 +71,28 @@ func show(sql string, args []any, err error) {
 	}
 	fmt.Println(sql)
 	for i, a := range args {
-		if p, ok := a.(*string); ok {
-			a = *p
-		}
 		fmt.Printf("$%d = %#v\n", i+1, a)
 	}
 }
 
-// A direct insert: the group is one of the inserted values; the array
-// bound is the capability's groups intersected with it.
+// A direct insert: the group is one of the inserted values; $4 is the
+// capability's groups intersected with it, a scalar: the group when the
+// capability holds it, NULL (no row inserted) when not.
 func ExampleRegistry_Insert() {
 	c := exampleCap(false)
 	show(createThread.Bind(c, "Hello", int64(2)))
 	show(createThread.Bind(c, "Hello", int64(3)))
 	// Output:
-	// INSERT INTO "threads" ("title", "group_id", "created_by") SELECT $1, $2, $3 WHERE ($2 = ANY($4::int8[])) RETURNING "id"
+	// INSERT INTO "threads" ("title", "group_id", "created_by") SELECT $1, $2, $3 WHERE ($2 = $4::int8) RETURNING "id"
 	// $1 = "Hello"
 	// $2 = 2
 	// $3 = "alice"
-	// $4 = "{2}"
-	// INSERT INTO "threads" ("title", "group_id", "created_by") SELECT $1, $2, $3 WHERE ($2 = ANY($4::int8[])) RETURNING "id"
+	// $4 = 2
+	// INSERT INTO "threads" ("title", "group_id", "created_by") SELECT $1, $2, $3 WHERE ($2 = $4::int8) RETURNING "id"
 	// $1 = "Hello"
 	// $2 = 3
 	// $3 = "alice"
-	// $4 = "{}"
+	// $4 = <nil>
 }
 
 // A child insert: the group comes from the parent thread, locked FOR
@@ -136,12 +134,12 @@ func ExampleRegistry_Update() {
 func ExampleRegistry_Update_move() {
 	show(moveThread.Bind(exampleCap(false), int64(7), int64(1)))
 	// Output:
-	// UPDATE "threads" SET "group_id" = $1 WHERE "threads"."id" = $2 AND ("threads"."group_id" = ANY($3::int8[]) OR $4) AND ($1 = ANY($5::int8[]) OR $4)
+	// UPDATE "threads" SET "group_id" = $1 WHERE "threads"."id" = $2 AND ("threads"."group_id" = ANY($3::int8[]) OR $4) AND ($1 = $5::int8 OR $4)
 	// $1 = 1
 	// $2 = 7
 	// $3 = "{2}"
 	// $4 = false
-	// $5 = "{}"
+	// $5 = <nil>
 }
 
 // A list composes with the caller's query: the guard filters the table

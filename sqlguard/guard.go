@@ -25,7 +25,7 @@ const (
 	slotValue      slotKind = iota + 1 // the call's value i
 	slotConst                          // a constant from the declaration
 	slotGroups                         // the capability's groups for role, one typed array
-	slotGroupMatch                     // groups for role ∩ {value i}: an array of 0 or 1 element
+	slotGroupMatch                     // groups for role ∩ {value i}: value i, or NULL when not in them
 	slotAdmin                          // the capability's admin flag
 	slotSubject                        // the capability's subject, NULL when empty
 )
@@ -117,22 +117,25 @@ func (g groupGuard) ToSql() (string, []any, error) {
 // matchGuard is the predicate on a group given as a call value (a direct
 // insert, the target group of a move):
 //
-//	(? = ANY(?::int8[]) OR ?admin)
+//	(? = ?::int8 OR ?admin)
 //
-// where the array bound is the capability's groups for role intersected
-// with {value}: PostgreSQL still compares, on an array of at most one
-// element instead of all of them.
+// where the second parameter is the capability's groups for role
+// intersected with {value}, bound as a scalar of the column's type: the
+// value itself when the capability holds it, SQL NULL otherwise. A NULL
+// makes the comparison NULL, which selects no row (fail closed) and which
+// the status branches read through COALESCE(…, FALSE). PostgreSQL still
+// compares, on one value instead of an array of them.
 type matchGuard struct {
-	value     int
-	arrayType string
-	role      string
-	admin     bool
+	value    int
+	elemType string // int8, uuid, text
+	role     string
+	admin    bool
 }
 
 func (g matchGuard) ToSql() (string, []any, error) {
 	var b buf
-	b.s("(").slot(slot{kind: slotValue, i: g.value}).s(" = ANY(").
-		slot(slot{kind: slotGroupMatch, i: g.value, role: g.role}).s("::", g.arrayType, ")")
+	b.s("(").slot(slot{kind: slotValue, i: g.value}).s(" = ").
+		slot(slot{kind: slotGroupMatch, i: g.value, role: g.role}).s("::", g.elemType)
 	if g.admin {
 		b.s(" OR ").slot(slot{kind: slotAdmin})
 	}

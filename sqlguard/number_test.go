@@ -54,7 +54,8 @@ func TestGuardSQL(t *testing.T) {
 		{groupGuard{col: `"t"."g"`, arrayType: "int8[]", role: "member"}, `("t"."g" = ANY(?::int8[]))`, 1},
 		{groupGuard{col: `"t"."g"`, arrayType: "uuid[]", role: "member", admin: true, owner: `"t"."author"`},
 			`("t"."g" = ANY(?::uuid[]) OR ? OR "t"."author" = ?)`, 3},
-		{matchGuard{value: 2, arrayType: "text[]", role: "member", admin: true}, `(? = ANY(?::text[]) OR ?)`, 3},
+		{matchGuard{value: 2, elemType: "text", role: "member", admin: true}, `(? = ?::text OR ?)`, 3},
+		{matchGuard{value: 0, elemType: "int8", role: "member"}, `(? = ?::int8)`, 2},
 	} {
 		sql, args, err := tc.g.ToSql()
 		if err != nil || sql != tc.want || len(args) != tc.n {

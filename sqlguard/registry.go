@@ -127,7 +127,9 @@ type ParamInfo struct {
 	// Source is one of "value" (the call's value Value), "constant"
 	// (Constant, from the declaration), "groups" (the capability's groups
 	// for Role, a typed array), "group-match" (those groups intersected
-	// with the call's value Value), "admin" (the admin flag), "subject".
+	// with the call's value Value, bound as a scalar of the group column's
+	// type: the value when the capability holds it for Role, else NULL),
+	// "admin" (the admin flag), "subject".
 	Source   string
 	Value    int
 	Role     string

@@ -3,4 +3,4 @@
 -- $2: value 1 (group_id)
 -- $3: subject
 -- $4: group-match member ∩ value 1 (group_id)
-INSERT INTO "threads" ("title", "group_id", "created_by") SELECT $1, $2, $3 WHERE ($2 = ANY($4::int8[])) RETURNING "id";
+INSERT INTO "threads" ("title", "group_id", "created_by") SELECT $1, $2, $3 WHERE ($2 = $4::int8) RETURNING "id";
