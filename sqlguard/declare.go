@@ -26,16 +26,12 @@ import (
 //
 // Call values: Columns, then the conditions' Args.
 func (r *Registry) Insert(p Policy) (*Write, error) {
-	c, err := r.declare(p, KindInsert, func(d *decl) (*compiled, error) {
+	return as[Write](r.declare(p, KindInsert, func(d *decl) (*compiled, error) {
 		if len(p.Parents) > 0 {
 			d.info.Kind = KindInsertChild
 		}
 		return d.insert()
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Write{c: c}, nil
+	}))
 }
 
 // Update declares an update of the rows selected by Key: the row's current
@@ -48,21 +44,13 @@ func (r *Registry) Insert(p Policy) (*Write, error) {
 //
 // Call values: Key, then Set, then the conditions' Args.
 func (r *Registry) Update(p Policy) (*Write, error) {
-	c, err := r.declare(p, KindUpdate, (*decl).updateOrDelete)
-	if err != nil {
-		return nil, err
-	}
-	return &Write{c: c}, nil
+	return as[Write](r.declare(p, KindUpdate, (*decl).updateOrDelete))
 }
 
 // Delete declares a delete of the rows selected by Key whose group allows
 // Role. Call values: Key, then the conditions' Args.
 func (r *Registry) Delete(p Policy) (*Write, error) {
-	c, err := r.declare(p, KindDelete, (*decl).updateOrDelete)
-	if err != nil {
-		return nil, err
-	}
-	return &Write{c: c}, nil
+	return as[Write](r.declare(p, KindDelete, (*decl).updateOrDelete))
 }
 
 // Upsert declares INSERT ... ON CONFLICT (Key) DO UPDATE SET (Set) with
@@ -71,11 +59,7 @@ func (r *Registry) Delete(p Policy) (*Write, error) {
 // existing row's group does not allow it, the call answers *DeniedError.
 // Call values: Columns, then the conditions' Args.
 func (r *Registry) Upsert(p Policy) (*Write, error) {
-	c, err := r.declare(p, KindUpsert, (*decl).upsert)
-	if err != nil {
-		return nil, err
-	}
-	return &Write{c: c}, nil
+	return as[Write](r.declare(p, KindUpsert, (*decl).upsert))
 }
 
 // List declares a guarded select of many rows: Query with the guard ANDed
@@ -87,11 +71,7 @@ func (r *Registry) Upsert(p Policy) (*Write, error) {
 // group index; the one for admin capabilities replaces the group
 // comparison by the bound admin flag (WHERE ... AND ($1)).
 func (r *Registry) List(p Policy) (*List, error) {
-	c, err := r.declare(p, KindSelectList, (*decl).read)
-	if err != nil {
-		return nil, err
-	}
-	return &List{c: c}, nil
+	return as[List](r.declare(p, KindSelectList, (*decl).read))
 }
 
 // Get declares a guarded select of one row by Key. A row the caller may
@@ -99,11 +79,7 @@ func (r *Registry) List(p Policy) (*List, error) {
 // DistinguishDenied is set. Call values: Key, then the Args of Query and
 // Where in text order.
 func (r *Registry) Get(p Policy) (*Get, error) {
-	c, err := r.declare(p, KindSelectOne, (*decl).read)
-	if err != nil {
-		return nil, err
-	}
-	return &Get{c: c}, nil
+	return as[Get](r.declare(p, KindSelectOne, (*decl).read))
 }
 
 // MustInsert is Insert for package-level declarations: it panics on error.
@@ -129,6 +105,14 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// as wraps a declared policy in its executable type.
+func as[T Write | List | Get](c *compiled, err error) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &T{c: c}, nil
 }
 
 // declare validates p as a policy of kind, builds its SQL with build and
