@@ -18,6 +18,43 @@ import (
 // roles that include it, a merge of sorted lists. The []Grant of Grants and
 // Params is built only when it is asked for, once.
 
+// RoleGroups is one role held by a capability and the groups where it is
+// held: Params.ByRole, the form in which a decoder that reads grants per
+// role hands them to New without spreading them into one Grant each.
+//
+// The ids are strictly ascending (so without duplicates) and not empty:
+// Int64s for KindInt64; Keys for KindText (the text) and KindUUID (the 16
+// raw bytes as a string). New checks all of it and keeps the slices: they
+// must not be modified afterwards.
+type RoleGroups struct {
+	Role   string
+	Int64s []int64
+	Keys   []string
+}
+
+// newByRole is New for p.ByRole.
+func newByRole(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
+	if roles == nil {
+		return nil, fmt.Errorf("%w: no role hierarchy", ErrBadCapability)
+	}
+	if len(p.Grants) != 0 {
+		return nil, fmt.Errorf("%w: both Grants and ByRole set", ErrBadCapability)
+	}
+	held := make([]heldGroups, 0, len(p.ByRole))
+	for _, rg := range p.ByRole {
+		if rg.Role == RoleNone {
+			continue // holds nothing
+		}
+		i, ok := roles.index[rg.Role]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown role %q", ErrBadCapability, rg.Role)
+		}
+		held = append(held, heldGroups{role: i, ints: rg.Int64s, strs: rg.Keys})
+	}
+	p.ByRole = nil
+	return newFromHeld(roles, kind, p, held)
+}
+
 // heldGroups is one role held in a token and its groups: strictly ascending
 // (so without duplicates) and non-empty.
 type heldGroups struct {
@@ -212,7 +249,7 @@ func grantsOfHeld(roles *Roles, kind GroupKind, held []heldGroups) []Grant {
 				continue
 			}
 			g := h.group(kind, pos[k])
-			if best < 0 || compareGroups(g, bg) < 0 {
+			if best < 0 || CompareGroups(g, bg) < 0 {
 				best, bg = k, g
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -24,6 +25,15 @@ type Grant struct {
 
 func (g Grant) String() string { return "role " + g.Role + " in group " + g.Group.String() }
 
+// CompareGrants orders grants by group (see CompareGroups), then role name:
+// the order of Capability.Grants, for slices.SortFunc.
+func CompareGrants(a, b Grant) int {
+	if c := CompareGroups(a.Group, b.Group); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Role, b.Role)
+}
+
 // Params are the parts of a capability. They are copied by New.
 type Params struct {
 	Subject  string
@@ -33,7 +43,11 @@ type Params struct {
 	IssuedAt time.Time
 	Expiry   time.Time
 	Grants   []Grant
-	Admin    bool
+	// ByRole holds the grants grouped by role instead of Grants, the form
+	// in which token decoders read them (see RoleGroups). Set at most one
+	// of Grants and ByRole.
+	ByRole []RoleGroups
+	Admin  bool
 	// MaxGrants bounds len(Grants); 0 means MaxGrantsDefault.
 	MaxGrants int
 }
@@ -71,9 +85,15 @@ type Capability struct {
 // given kind. It rejects grants of unknown or reserved roles, of groups of
 // another kind or of the zero Group, of text ids ParseGroup would refuse
 // (empty, over MaxTextGroupLen bytes, not UTF-8, with NUL), more grants than
-// the bound, and a zero expiry. Duplicate grants are merged. The groups per role are computed here,
-// once, not per query.
+// the bound, and a zero expiry. Duplicate grants are merged. The groups per
+// role are computed here, once, not per query.
+//
+// The grants come from p.Grants, or from p.ByRole when it is not nil (both
+// set is an error): the capability is the same either way.
 func New(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
+	if p.ByRole != nil {
+		return newByRole(roles, kind, p)
+	}
 	if roles == nil {
 		return nil, fmt.Errorf("%w: no role hierarchy", ErrBadCapability)
 	}
@@ -112,8 +132,8 @@ func New(roles *Roles, kind GroupKind, p Params) (*Capability, error) {
 	}
 	// Grants usually arrive sorted (the issuer writes them so): checking
 	// is linear, and then no sort is needed.
-	if !slices.IsSortedFunc(grants, compareGrants) {
-		slices.SortFunc(grants, compareGrants)
+	if !slices.IsSortedFunc(grants, CompareGrants) {
+		slices.SortFunc(grants, CompareGrants)
 	}
 	grants = slices.Compact(grants)
 	c := newShell(roles, kind, p)

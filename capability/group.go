@@ -141,6 +141,10 @@ func (g Group) UUID() (u [16]byte, ok bool) {
 // Text returns the id of a KindText group.
 func (g Group) Text() (string, bool) { return g.s, g.kind == KindText }
 
+// Key returns the id as RoleGroups.Keys holds it: the text of a KindText
+// group, the 16 raw bytes of a KindUUID group, and "" for KindInt64.
+func (g Group) Key() string { return g.s }
+
 // String returns the id in the form ParseGroup accepts.
 func (g Group) String() string {
 	switch g.kind {
@@ -164,7 +168,9 @@ func (g Group) String() string {
 	return "<no group>"
 }
 
-func compareGroups(a, b Group) int {
+// CompareGroups orders groups of one kind by id: numerically for KindInt64,
+// by bytes for KindUUID and KindText. Groups of different kinds order by kind.
+func CompareGroups(a, b Group) int {
 	if a.kind != b.kind {
 		return int(a.kind) - int(b.kind)
 	}
@@ -195,7 +201,7 @@ type GroupSet struct {
 func newGroupSet(kind GroupKind, groups []Group) *GroupSet {
 	s := &GroupSet{kind: kind}
 	sorted := slices.Clone(groups)
-	slices.SortFunc(sorted, compareGroups)
+	slices.SortFunc(sorted, CompareGroups)
 	sorted = slices.Compact(sorted)
 	switch kind {
 	case KindInt64:

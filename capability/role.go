@@ -45,6 +45,26 @@ func Chain(names ...string) (*Roles, error) {
 	return NewRoles(specs...)
 }
 
+// MustChain is Chain for hierarchies fixed in the program's source: it
+// panics if Chain returns an error.
+func MustChain(names ...string) *Roles {
+	r, err := Chain(names...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// MustRoles is NewRoles for hierarchies fixed in the program's source: it
+// panics if NewRoles returns an error.
+func MustRoles(specs ...RoleSpec) *Roles {
+	r, err := NewRoles(specs...)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
 // NewRoles builds a hierarchy from specs. It reports empty, invalid or
 // duplicate names, the reserved name "none", unknown included roles and
 // cycles.
@@ -57,7 +77,7 @@ func NewRoles(specs ...RoleSpec) (*Roles, error) {
 	}
 	r := &Roles{index: make(map[string]int, len(specs))}
 	for i, s := range specs {
-		if !validRoleName(s.Name) {
+		if !ValidRoleName(s.Name) {
 			return nil, fmt.Errorf("%w: role name %q must be 1..64 of [a-z0-9_.-] starting with a letter", ErrBadRoles, s.Name)
 		}
 		if s.Name == RoleNone {
@@ -127,7 +147,9 @@ func NewRoles(specs ...RoleSpec) (*Roles, error) {
 	return r, nil
 }
 
-func validRoleName(s string) bool {
+// ValidRoleName reports whether s is a well-formed role name: 1..64 of
+// [a-z0-9_.-] starting with a letter. ("none" is well-formed but reserved.)
+func ValidRoleName(s string) bool {
 	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
@@ -146,6 +168,70 @@ func (r *Roles) Names() []string {
 		return nil
 	}
 	return slices.Clone(r.names)
+}
+
+// Len returns the number of declared roles.
+func (r *Roles) Len() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.names)
+}
+
+// Name returns the i-th declared role (0 <= i < Len()), without copying
+// the list as Names does. It panics when i is out of range.
+func (r *Roles) Name(i int) string { return r.names[i] }
+
+// Index returns the position of the role name in declaration order.
+func (r *Roles) Index(name string) (int, bool) {
+	if r == nil {
+		return 0, false
+	}
+	i, ok := r.index[name]
+	return i, ok
+}
+
+// Equal reports whether r and o declare the same roles, in the same order,
+// with the same inclusions. Two hierarchies built separately from the same
+// declarations are Equal, so the side that verifies tokens and the side that
+// runs policies need not share one pointer. Nil equals only nil.
+func (r *Roles) Equal(o *Roles) bool {
+	if r == o {
+		return true
+	}
+	if r == nil || o == nil || !slices.Equal(r.names, o.names) {
+		return false
+	}
+	for i := range r.incl {
+		if !slices.Equal(r.incl[i], o.incl[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// String returns the hierarchy's roles in declaration order, each with the
+// roles it includes directly or not, e.g. "member, moderator>member".
+func (r *Roles) String() string {
+	if r == nil {
+		return "<nil>"
+	}
+	var b []byte
+	for i, n := range r.names {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, n...)
+		sep := byte('>')
+		for j, m := range r.names {
+			if j != i && r.incl[i][j] {
+				b = append(b, sep)
+				b = append(b, m...)
+				sep = '+'
+			}
+		}
+	}
+	return string(b)
 }
 
 // Known reports whether name is a declared role.

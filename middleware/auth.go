@@ -8,21 +8,22 @@ import (
 	"net/http"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
-// Verifier verifies a bearer token into a capability. *capability.Verifier
+// Verifier verifies a bearer token into a capability. *token.Verifier
 // satisfies it. Verify must return a non-nil capability or an error; a
-// rejected token's error should wrap capability.ErrInvalidToken (every
-// *capability.TokenError does).
+// rejected token's error should wrap token.ErrInvalidToken (every
+// *token.TokenError does).
 type Verifier interface {
 	Verify(ctx context.Context, token string) (*capability.Capability, error)
 }
 
-var _ Verifier = (*capability.Verifier)(nil)
+var _ Verifier = (*token.Verifier)(nil)
 
 // DefaultMaxTokenBytes is the default bound on a token's size, the
 // capability verifier's default MaxTokenSize.
-const DefaultMaxTokenBytes = capability.DefaultMaxTokenSize
+const DefaultMaxTokenBytes = token.DefaultMaxTokenSize
 
 // Options configure New. The zero Options are valid: no realm, no token
 // cookie, DefaultMaxTokenBytes, WriteError answers, no logging.
@@ -192,7 +193,7 @@ func validToken(s string) bool {
 // Check authenticates r: it extracts the bearer token (see the package
 // documentation for the sources and rules) and verifies it. It returns the
 // capability, or an *AuthError: matching ErrNoToken when r carries no
-// token, ErrBadRequest when r is malformed, capability.ErrInvalidToken when
+// token, ErrBadRequest when r is malformed, token.ErrInvalidToken when
 // the token was refused. Check neither logs nor writes an answer; it does
 // not look at the request context's capability.
 func (a *Auth) Check(r *http.Request) (*capability.Capability, error) {
@@ -280,7 +281,7 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, e *AuthError) {
 
 // verifyError classifies an error of the verifier.
 func (a *Auth) verifyError(err error) *AuthError {
-	if !errors.Is(err, capability.ErrInvalidToken) {
+	if !errors.Is(err, token.ErrInvalidToken) {
 		status := http.StatusInternalServerError
 		if unavailable(err) {
 			status = http.StatusServiceUnavailable
@@ -301,18 +302,18 @@ var tokenReasons = []struct {
 	err    error
 	reason string
 }{
-	{capability.ErrMalformed, ReasonMalformedToken},
-	{capability.ErrTooLarge, ReasonTooLarge},
-	{capability.ErrAlgorithm, ReasonAlgorithm},
-	{capability.ErrUnknownKey, ReasonUnknownKey},
-	{capability.ErrBadSignature, ReasonBadSignature},
-	{capability.ErrExpired, ReasonExpired},
-	{capability.ErrNotYetValid, ReasonNotYetValid},
-	{capability.ErrIssuer, ReasonIssuer},
-	{capability.ErrAudience, ReasonAudience},
-	{capability.ErrLifetime, ReasonLifetime},
-	{capability.ErrClaims, ReasonClaims},
-	{capability.ErrTooManyGrants, ReasonTooManyGrants},
+	{token.ErrMalformed, ReasonMalformedToken},
+	{token.ErrTooLarge, ReasonTooLarge},
+	{token.ErrAlgorithm, ReasonAlgorithm},
+	{token.ErrUnknownKey, ReasonUnknownKey},
+	{token.ErrBadSignature, ReasonBadSignature},
+	{token.ErrExpired, ReasonExpired},
+	{token.ErrNotYetValid, ReasonNotYetValid},
+	{token.ErrIssuer, ReasonIssuer},
+	{token.ErrAudience, ReasonAudience},
+	{token.ErrLifetime, ReasonLifetime},
+	{token.ErrClaims, ReasonClaims},
+	{token.ErrTooManyGrants, ReasonTooManyGrants},
 }
 
 // tokenReason returns the reason code of a rejected token's error.

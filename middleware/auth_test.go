@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -24,7 +25,7 @@ const (
 // from and which requests are malformed. Its verifier accepts everything
 // and records what it was asked, so each row proves which token (if any)
 // reached verification; the security of verification itself is proven by
-// the tests that use capability.Verifier.
+// the tests that use token.Verifier.
 func TestBearerParsing(t *testing.T) {
 	const max = 64
 	long := strings.Repeat("a", max)
@@ -130,11 +131,11 @@ func TestCookieNotConfigured(t *testing.T) {
 func TestRejectedTokens(t *testing.T) {
 	k := newKeys(t)
 	good := k.mint(t, "alice", false, grant("member", 1))
-	other, err := capability.GenerateKey(capability.EdDSA, "k1") // same kid, other key
+	other, err := token.GenerateKey(token.EdDSA, "k1") // same kid, other key
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherIssuer, err := capability.NewIssuer(capability.IssuerOptions{Issuer: testIssuer, Roles: k.roles, Kind: capability.KindInt64, Key: other, Now: func() time.Time { return testNow }})
+	otherIssuer, err := token.NewIssuer(token.IssuerOptions{Issuer: testIssuer, Roles: k.roles, Kind: capability.KindInt64, Key: other, Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,14 +158,14 @@ func TestRejectedTokens(t *testing.T) {
 		reason error
 		at     time.Duration // clock offset at verification
 	}{
-		{"expired", good, capability.ErrExpired, time.Hour},
-		{"not yet valid", good, capability.ErrNotYetValid, -time.Hour},
-		{"wrong audience", k.mintParams(t, capability.Params{Subject: "alice", Audience: []string{"other"}}), capability.ErrAudience, 0},
-		{"bad signature", tampered, capability.ErrBadSignature, 0},
-		{"other key, same kid", forged, capability.ErrBadSignature, 0},
-		{"payload swapped", swapped, capability.ErrBadSignature, 0},
-		{"malformed", "abc.def.ghi", capability.ErrMalformed, 0},
-		{"two parts", parts[0] + "." + parts[1], capability.ErrMalformed, 0},
+		{"expired", good, token.ErrExpired, time.Hour},
+		{"not yet valid", good, token.ErrNotYetValid, -time.Hour},
+		{"wrong audience", k.mintParams(t, capability.Params{Subject: "alice", Audience: []string{"other"}}), token.ErrAudience, 0},
+		{"bad signature", tampered, token.ErrBadSignature, 0},
+		{"other key, same kid", forged, token.ErrBadSignature, 0},
+		{"payload swapped", swapped, token.ErrBadSignature, 0},
+		{"malformed", "abc.def.ghi", token.ErrMalformed, 0},
+		{"two parts", parts[0] + "." + parts[1], token.ErrMalformed, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,7 +178,7 @@ func TestRejectedTokens(t *testing.T) {
 				t.Errorf("body %q leaks the token or a claim", w.Body.String())
 			}
 			_, err := a.Check(request("GET", "/", bearer(tt.token), ""))
-			if !errors.Is(err, capability.ErrInvalidToken) || !errors.Is(err, tt.reason) {
+			if !errors.Is(err, token.ErrInvalidToken) || !errors.Is(err, tt.reason) {
 				t.Errorf("Check: got %v, want ErrInvalidToken and %v", err, tt.reason)
 			}
 			for _, part := range strings.Split(tt.token, ".") {
@@ -296,9 +297,9 @@ func TestCheck(t *testing.T) {
 		{"no token", request("GET", "/", nil, ""), []error{middleware.ErrNoToken}, 401, middleware.ReasonMissingToken},
 		{"malformed", request("GET", "/", []string{"Bearer"}, ""), []error{middleware.ErrBadRequest}, 400, middleware.ReasonMalformedHeader},
 		{"duplicate", request("GET", "/", []string{"Bearer a", "Bearer a"}, ""), []error{middleware.ErrBadRequest}, 400, middleware.ReasonDuplicateHeader},
-		{"too large", request("GET", "/", bearer(strings.Repeat("a", middleware.DefaultMaxTokenBytes+1)), ""), []error{capability.ErrInvalidToken, capability.ErrTooLarge}, 401, middleware.ReasonTooLarge},
+		{"too large", request("GET", "/", bearer(strings.Repeat("a", middleware.DefaultMaxTokenBytes+1)), ""), []error{token.ErrInvalidToken, token.ErrTooLarge}, 401, middleware.ReasonTooLarge},
 		{"unknown key", request("GET", "/", bearer(forgeToken(t, nil2key(t), map[string]string{"alg": "EdDSA", "kid": "k9", "typ": "JWT"}, map[string]any{"sub": "x"})), ""),
-			[]error{capability.ErrInvalidToken, capability.ErrUnknownKey}, 401, middleware.ReasonUnknownKey},
+			[]error{token.ErrInvalidToken, token.ErrUnknownKey}, 401, middleware.ReasonUnknownKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -398,23 +399,23 @@ func TestTokenReasons(t *testing.T) {
 		reason error
 		want   string
 	}{
-		{capability.ErrMalformed, "malformed_token"},
-		{capability.ErrTooLarge, "too_large"},
-		{capability.ErrAlgorithm, "algorithm"},
-		{capability.ErrUnknownKey, "unknown_key"},
-		{capability.ErrBadSignature, "bad_signature"},
-		{capability.ErrExpired, "expired"},
-		{capability.ErrNotYetValid, "not_yet_valid"},
-		{capability.ErrIssuer, "wrong_issuer"},
-		{capability.ErrAudience, "wrong_audience"},
-		{capability.ErrLifetime, "lifetime"},
-		{capability.ErrClaims, "bad_claims"},
-		{capability.ErrTooManyGrants, "too_many_grants"},
+		{token.ErrMalformed, "malformed_token"},
+		{token.ErrTooLarge, "too_large"},
+		{token.ErrAlgorithm, "algorithm"},
+		{token.ErrUnknownKey, "unknown_key"},
+		{token.ErrBadSignature, "bad_signature"},
+		{token.ErrExpired, "expired"},
+		{token.ErrNotYetValid, "not_yet_valid"},
+		{token.ErrIssuer, "wrong_issuer"},
+		{token.ErrAudience, "wrong_audience"},
+		{token.ErrLifetime, "lifetime"},
+		{token.ErrClaims, "bad_claims"},
+		{token.ErrTooManyGrants, "too_many_grants"},
 		{errors.New("some future reason"), "invalid_token"},
 	}
 	for _, tt := range tests {
 		v := funcVerifier(func(context.Context, string) (*capability.Capability, error) {
-			return nil, &capability.TokenError{Reason: tt.reason}
+			return nil, &token.TokenError{Reason: tt.reason}
 		})
 		var logs logBuffer
 		a, err := middleware.New(v, middleware.Options{Realm: testRealm, Logger: logs.logger()})

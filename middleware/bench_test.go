@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
 // benchSetup returns a verifier, an Auth on it and a token with 3 grants.
-func benchSetup(tb testing.TB) (*capability.Verifier, *middleware.Auth, string) {
+func benchSetup(tb testing.TB) (*token.Verifier, *middleware.Auth, string) {
 	k := newKeys(tb)
 	tok := k.mint(tb, "alice", false, grant("member", 1), grant("member", 2), grant("moderator", 3))
 	return k.verifier, k.newAuth(tb, middleware.Options{}), tok
@@ -21,7 +22,7 @@ func benchSetup(tb testing.TB) (*capability.Verifier, *middleware.Auth, string) 
 
 var emptyHandler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 
-// BenchmarkVerify is the floor: the bare capability.Verifier.Verify of the
+// BenchmarkVerify is the floor: the bare token.Verifier.Verify of the
 // token that BenchmarkMiddleware sends, in the same process.
 func BenchmarkVerify(b *testing.B) {
 	b.Run("EdDSA/grants=3", func(b *testing.B) {

@@ -8,7 +8,7 @@
 //
 // # Trust model
 //
-// The package trusts its Verifier (normally a *capability.Verifier) and
+// The package trusts its Verifier (normally a *token.Verifier) and
 // nothing else. It makes no cryptographic choice: which algorithms and keys
 // are accepted, and which claims are required, is the verifier's
 // configuration. Every header, cookie, token byte and the token's kid are

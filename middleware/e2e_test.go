@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -21,11 +22,11 @@ func TestEndToEnd(t *testing.T) {
 	roles := testRoles(t)
 	now := time.Now()
 	clock := func() time.Time { return now }
-	k1, err := capability.GenerateKey(capability.EdDSA, "2026-03-k1")
+	k1, err := token.GenerateKey(token.EdDSA, "2026-03-k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	issuer, err := capability.NewIssuer(capability.IssuerOptions{Issuer: testIssuer, Roles: roles, Kind: capability.KindInt64, Key: k1, Now: clock})
+	issuer, err := token.NewIssuer(token.IssuerOptions{Issuer: testIssuer, Roles: roles, Kind: capability.KindInt64, Key: k1, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +37,8 @@ func TestEndToEnd(t *testing.T) {
 	authSrv := httptest.NewServer(authMux)
 	defer authSrv.Close()
 
-	verifier, err := capability.NewVerifier(ctx, capability.VerifierOptions{
-		Issuer: testIssuer, Audience: testAudience, Algorithms: []capability.Algorithm{capability.EdDSA},
+	verifier, err := token.NewVerifier(ctx, token.VerifierOptions{
+		Issuer: testIssuer, Audience: testAudience, Algorithms: []token.Algorithm{token.EdDSA},
 		JWKSURL: authSrv.URL + "/.well-known/jwks.json", HTTPClient: authSrv.Client(),
 		Roles: roles, Kind: capability.KindInt64, Now: clock,
 	})
@@ -98,7 +99,7 @@ func TestEndToEnd(t *testing.T) {
 	expect("before rotation", old, 200, "sub=alice")
 
 	// Rotate: k2 signs from now on; k1 stays published.
-	k2, err := capability.GenerateKey(capability.EdDSA, "2026-03-k2")
+	k2, err := token.GenerateKey(token.EdDSA, "2026-03-k2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("log after removal: %v", recs)
 	}
 	_, err = auth.Check(request("GET", "/", bearer(old), ""))
-	if !errors.Is(err, capability.ErrUnknownKey) {
+	if !errors.Is(err, token.ErrUnknownKey) {
 		t.Errorf("Check(old): got %v, want ErrUnknownKey", err)
 	}
 }

@@ -49,18 +49,18 @@ const (
 	ReasonDuplicateCookie   = "duplicate_cookie"   // several token cookies with different values
 	ReasonTokenMismatch     = "token_mismatch"     // header and cookie carry different tokens
 	ReasonTooLarge          = "too_large"          // token over the size bound
-	ReasonMalformedToken    = "malformed_token"    // capability.ErrMalformed
-	ReasonAlgorithm         = "algorithm"          // capability.ErrAlgorithm
-	ReasonUnknownKey        = "unknown_key"        // capability.ErrUnknownKey
-	ReasonBadSignature      = "bad_signature"      // capability.ErrBadSignature
-	ReasonExpired           = "expired"            // capability.ErrExpired
-	ReasonNotYetValid       = "not_yet_valid"      // capability.ErrNotYetValid
-	ReasonIssuer            = "wrong_issuer"       // capability.ErrIssuer
-	ReasonAudience          = "wrong_audience"     // capability.ErrAudience
-	ReasonLifetime          = "lifetime"           // capability.ErrLifetime
-	ReasonClaims            = "bad_claims"         // capability.ErrClaims
-	ReasonTooManyGrants     = "too_many_grants"    // capability.ErrTooManyGrants
-	ReasonInvalidToken      = "invalid_token"      // capability.ErrInvalidToken without a known reason
+	ReasonMalformedToken    = "malformed_token"    // token.ErrMalformed
+	ReasonAlgorithm         = "algorithm"          // token.ErrAlgorithm
+	ReasonUnknownKey        = "unknown_key"        // token.ErrUnknownKey
+	ReasonBadSignature      = "bad_signature"      // token.ErrBadSignature
+	ReasonExpired           = "expired"            // token.ErrExpired
+	ReasonNotYetValid       = "not_yet_valid"      // token.ErrNotYetValid
+	ReasonIssuer            = "wrong_issuer"       // token.ErrIssuer
+	ReasonAudience          = "wrong_audience"     // token.ErrAudience
+	ReasonLifetime          = "lifetime"           // token.ErrLifetime
+	ReasonClaims            = "bad_claims"         // token.ErrClaims
+	ReasonTooManyGrants     = "too_many_grants"    // token.ErrTooManyGrants
+	ReasonInvalidToken      = "invalid_token"      // token.ErrInvalidToken without a known reason
 	ReasonVerifierError     = "verifier_error"     // the verifier failed without judging the token
 	ReasonInsufficientScope = "insufficient_scope" // a Require… check refused a valid capability
 	ReasonCrossOrigin       = "cross_origin"       // a cookie-authenticated unsafe request from another origin
@@ -78,7 +78,7 @@ type AuthError struct {
 	Code string
 	// Reason is one of the Reason… codes.
 	Reason string
-	// Err is the underlying error, typically a *capability.TokenError;
+	// Err is the underlying error, typically a *token.TokenError;
 	// nil when the request was refused before verification.
 	Err error
 
@@ -96,7 +96,7 @@ func (e *AuthError) Error() string {
 
 // Unwrap returns the sentinel of the error's class (ErrNoToken,
 // ErrBadRequest, ErrInsufficientScope or ErrCrossOrigin) and Err, for errors.Is and
-// errors.As. A rejected token matches capability.ErrInvalidToken through
+// errors.As. A rejected token matches token.ErrInvalidToken through
 // Err.
 func (e *AuthError) Unwrap() []error {
 	errs := make([]error, 0, 2)

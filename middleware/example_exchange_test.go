@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -21,18 +22,18 @@ import (
 // dropped, and the token is bound to the plugin's audience.
 func ExampleTokenExchange() {
 	roles, _ := capability.Chain("member", "moderator")
-	key, _ := capability.GenerateKey(capability.EdDSA, "k1")
+	key, _ := token.GenerateKey(token.EdDSA, "k1")
 	clock := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
-	issuer, err := capability.NewIssuer(capability.IssuerOptions{
+	issuer, err := token.NewIssuer(token.IssuerOptions{
 		Issuer: "https://auth.example", Roles: roles, Kind: capability.KindInt64, Key: key, Now: clock,
 	})
 	if err != nil {
 		panic(err)
 	}
-	verifierFor := func(aud string) *capability.Verifier {
-		v, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+	verifierFor := func(aud string) *token.Verifier {
+		v, err := token.NewVerifier(context.Background(), token.VerifierOptions{
 			Issuer: "https://auth.example", Audience: aud,
-			Algorithms: []capability.Algorithm{capability.EdDSA}, Keys: issuer.PublicKeys(),
+			Algorithms: []token.Algorithm{token.EdDSA}, Keys: issuer.PublicKeys(),
 			Roles: roles, Kind: capability.KindInt64, Now: clock,
 		})
 		if err != nil {
@@ -96,7 +97,7 @@ func ExampleTokenExchange() {
 	}
 	// The forum itself refuses the plugin's token.
 	_, err = verifierFor("forum").Verify(context.Background(), resp.AccessToken)
-	fmt.Println("forum refuses it, wrong audience:", errors.Is(err, capability.ErrAudience))
+	fmt.Println("forum refuses it, wrong audience:", errors.Is(err, token.ErrAudience))
 	// Output:
 	// 200 Bearer 300 no-store
 	// alice [plugin.stats] admin: false

@@ -9,25 +9,26 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 // exampleSetup returns an issuer and a verifier with a static key and a
 // fixed clock (no network).
-func exampleSetup() (*capability.Issuer, *capability.Verifier) {
+func exampleSetup() (*token.Issuer, *token.Verifier) {
 	roles, _ := capability.Chain("member", "moderator")
-	key, _ := capability.GenerateKey(capability.EdDSA, "k1")
+	key, _ := token.GenerateKey(token.EdDSA, "k1")
 	clock := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
-	issuer, err := capability.NewIssuer(capability.IssuerOptions{
+	issuer, err := token.NewIssuer(token.IssuerOptions{
 		Issuer: "https://auth.example", Roles: roles, Kind: capability.KindInt64, Key: key, Now: clock,
 	})
 	if err != nil {
 		panic(err)
 	}
-	verifier, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+	verifier, err := token.NewVerifier(context.Background(), token.VerifierOptions{
 		Issuer: "https://auth.example", Audience: "forum",
-		Algorithms: []capability.Algorithm{capability.EdDSA}, Keys: issuer.PublicKeys(),
+		Algorithms: []token.Algorithm{token.EdDSA}, Keys: issuer.PublicKeys(),
 		Roles: roles, Kind: capability.KindInt64, Now: clock,
 	})
 	if err != nil {

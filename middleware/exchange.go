@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
 // Token exchange identifiers (RFC 8693 §2.1, §3).
@@ -79,13 +80,13 @@ type TokenExchangeOptions struct {
 	// for the users' audience (for example "forum") and for none of the
 	// exchange's audiences, so that a token issued by the exchange cannot
 	// be presented to it again. When it has an Audience() string method
-	// (*capability.Verifier has), a declared audience equal to it is an
+	// (*token.Verifier has), a declared audience equal to it is an
 	// error.
 	Verifier Verifier
 	// Issuer mints the exchanged tokens. Required. Its MaxTTL must allow
 	// TTL. Its role hierarchy (Issuer.Roles), which must be the verifier's,
 	// is the one the approved roles are checked against.
-	Issuer *capability.Issuer
+	Issuer *token.Issuer
 	// Audiences declares the audiences a token may be exchanged for, with
 	// their approved roles. Required, at least one. An audience name is 1
 	// to 256 printable ASCII characters without spaces.
@@ -176,7 +177,7 @@ type TokenExchangeOptions struct {
 // server_error.
 type TokenExchange struct {
 	v       Verifier
-	issuer  *capability.Issuer
+	issuer  *token.Issuer
 	aud     map[string]audience
 	ttl     time.Duration
 	maxBody int64
@@ -306,7 +307,7 @@ type ExchangeError struct {
 	// "repeated parameter".
 	Reason string
 	// Err is the underlying error, if any: for invalid_grant the
-	// verifier's (matching capability.ErrInvalidToken).
+	// verifier's (matching token.ErrInvalidToken).
 	Err error
 }
 
@@ -492,7 +493,7 @@ func checkExchangeParams(form url.Values) *ExchangeError {
 func (e *TokenExchange) exchange(ctx context.Context, tok, audience string) (*ExchangedToken, string, *ExchangeError) {
 	c, err := e.v.Verify(ctx, tok)
 	if err != nil {
-		if errors.Is(err, capability.ErrInvalidToken) {
+		if errors.Is(err, token.ErrInvalidToken) {
 			return nil, "", exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, tokenReason(err), err)
 		}
 		if unavailable(err) {
@@ -622,7 +623,7 @@ func (e *TokenExchange) logExchange(ctx context.Context, audience, sub string, t
 		attrs = append(attrs, slog.String("audience", quoteBounded(audience, maxAudienceLen)))
 	}
 	if sub == "" && xerr != nil {
-		var te *capability.TokenError
+		var te *token.TokenError
 		if errors.As(xerr.Err, &te) {
 			sub = te.Subject // set only when the signature verified
 		}

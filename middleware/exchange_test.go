@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -37,9 +38,9 @@ var xchT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 type xchFixture struct {
 	roles  *capability.Roles
-	key    *capability.SigningKey
-	issuer *capability.Issuer
-	user   *capability.Verifier // audience xchUserAud
+	key    *token.SigningKey
+	issuer *token.Issuer
+	user   *token.Verifier // audience xchUserAud
 	ex     *middleware.TokenExchange
 	logs   *xchLog
 
@@ -78,10 +79,10 @@ func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*middleware.
 	}
 	f := &xchFixture{roles: roles, now: xchT0, logs: &xchLog{}}
 	var err error
-	if f.key, err = capability.GenerateKey(capability.EdDSA, "k1"); err != nil {
+	if f.key, err = token.GenerateKey(token.EdDSA, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	f.issuer, err = capability.NewIssuer(capability.IssuerOptions{
+	f.issuer, err = token.NewIssuer(token.IssuerOptions{
 		Issuer: xchIssuer, Roles: roles, Kind: capability.KindInt64, Key: f.key, Now: f.clock,
 	})
 	if err != nil {
@@ -109,10 +110,10 @@ func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*middleware.
 }
 
 // verifier returns a real verifier of f's issuer for audience aud.
-func (f *xchFixture) verifier(t testing.TB, aud string) *capability.Verifier {
+func (f *xchFixture) verifier(t testing.TB, aud string) *token.Verifier {
 	t.Helper()
-	v, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
-		Issuer: xchIssuer, Audience: aud, Algorithms: []capability.Algorithm{capability.EdDSA},
+	v, err := token.NewVerifier(context.Background(), token.VerifierOptions{
+		Issuer: xchIssuer, Audience: aud, Algorithms: []token.Algorithm{token.EdDSA},
 		Keys: f.issuer.PublicKeys(), Roles: f.roles, Kind: capability.KindInt64, Now: f.clock,
 	})
 	if err != nil {
@@ -284,7 +285,7 @@ func TestExchangeHappyPath(t *testing.T) {
 		t.Errorf("jti: got %q, want a new one (user's %q)", c.ID(), userCap.ID())
 	}
 	// The users' verifier refuses the plugin's token: it is not a user token.
-	if _, err := f.user.Verify(context.Background(), resp.AccessToken); !errors.Is(err, capability.ErrAudience) {
+	if _, err := f.user.Verify(context.Background(), resp.AccessToken); !errors.Is(err, token.ErrAudience) {
 		t.Errorf("users' verifier on the plugin token: got %v, want ErrAudience", err)
 	}
 }
@@ -386,11 +387,11 @@ func TestExchangeErrors(t *testing.T) {
 	nothing := f.userToken(t, capability.Params{Subject: "dave", Grants: nil})
 
 	// A token from an issuer with the same name but another key.
-	otherKey, err := capability.GenerateKey(capability.EdDSA, "k1")
+	otherKey, err := token.GenerateKey(token.EdDSA, "k1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := capability.NewIssuer(capability.IssuerOptions{Issuer: xchIssuer, Roles: f.roles,
+	other, err := token.NewIssuer(token.IssuerOptions{Issuer: xchIssuer, Roles: f.roles,
 		Kind: capability.KindInt64, Key: otherKey, Now: f.clock})
 	if err != nil {
 		t.Fatal(err)
@@ -553,7 +554,7 @@ func TestExchangeAudienceOnlyFromParameter(t *testing.T) {
 	if !slices.Equal(c.Audience(), []string{xchStats}) || !slices.Equal(c.Grants(), []capability.Grant{xg("member", 1)}) {
 		t.Errorf("got aud %q grants %v, want [%s] and member in 1", c.Audience(), c.Grants(), xchStats)
 	}
-	if _, err := f.verifier(t, xchMod).Verify(context.Background(), resp.AccessToken); !errors.Is(err, capability.ErrAudience) {
+	if _, err := f.verifier(t, xchMod).Verify(context.Background(), resp.AccessToken); !errors.Is(err, token.ErrAudience) {
 		t.Errorf("plugin.mod's verifier: got %v, want ErrAudience", err)
 	}
 }
@@ -573,7 +574,7 @@ func TestExchangeVerifierAudience(t *testing.T) {
 				}
 				continue
 			}
-			if !errors.Is(err, capability.ErrAudience) || !errors.Is(err, capability.ErrInvalidToken) {
+			if !errors.Is(err, token.ErrAudience) || !errors.Is(err, token.ErrInvalidToken) {
 				t.Errorf("verifier for %s on a token for %s: got %v, want ErrAudience", other, aud, err)
 			}
 		}
@@ -582,7 +583,7 @@ func TestExchangeVerifierAudience(t *testing.T) {
 
 // xchAnyAudience accepts the tokens of either verifier: a misconfigured
 // subject verifier that also accepts plugin tokens.
-type xchAnyAudience []*capability.Verifier
+type xchAnyAudience []*token.Verifier
 
 func (vs xchAnyAudience) Verify(ctx context.Context, tok string) (*capability.Capability, error) {
 	var err error
@@ -609,8 +610,8 @@ func TestExchangeNoWidening(t *testing.T) {
 	// moderator audience: refused, because it is not a user token.
 	_, err := f.ex.Exchange(context.Background(), stats, xchMod)
 	var xe *middleware.ExchangeError
-	if !errors.As(err, &xe) || xe.Code != "invalid_grant" || xe.Status != 400 || !errors.Is(err, capability.ErrAudience) {
-		t.Fatalf("re-exchange of a plugin token: got %v, want invalid_grant wrapping capability.ErrAudience", err)
+	if !errors.As(err, &xe) || xe.Code != "invalid_grant" || xe.Status != 400 || !errors.Is(err, token.ErrAudience) {
+		t.Fatalf("re-exchange of a plugin token: got %v, want invalid_grant wrapping token.ErrAudience", err)
 	}
 	xchRefused(t, f.serve(xchRequest(xchForm(stats, xchMod).Encode())), 400, "invalid_grant")
 
@@ -677,7 +678,7 @@ func TestExchangeNarrowingProperty(t *testing.T) {
 		o.Audiences = auds
 		o.Logger = nil
 	})
-	verifiers := map[string]*capability.Verifier{}
+	verifiers := map[string]*token.Verifier{}
 
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 0))
@@ -776,7 +777,7 @@ func TestNewTokenExchangeOptions(t *testing.T) {
 		}, ""},
 		{"negative TTL", func(o *middleware.TokenExchangeOptions) { o.TTL = -time.Second }, "TTL"},
 		{"TTL over the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = 25 * time.Hour }, "MaxTTL"},
-		{"TTL at the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = capability.DefaultMaxTTL }, ""},
+		{"TTL at the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = token.DefaultMaxTTL }, ""},
 		{"audience of the subject verifier", func(o *middleware.TokenExchangeOptions) {
 			o.Audiences[xchUserAud] = middleware.AudiencePolicy{Roles: []string{"member"}}
 		}, "Verifier's own"},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -41,9 +42,9 @@ func testRoles(t testing.TB) *capability.Roles {
 // fixed clock: the proof of the security claims runs through them.
 type keys struct {
 	roles    *capability.Roles
-	key      *capability.SigningKey
-	issuer   *capability.Issuer
-	verifier *capability.Verifier
+	key      *token.SigningKey
+	issuer   *token.Issuer
+	verifier *token.Verifier
 	now      time.Time
 }
 
@@ -51,18 +52,18 @@ func newKeys(t testing.TB) *keys {
 	t.Helper()
 	k := &keys{roles: testRoles(t), now: testNow}
 	var err error
-	if k.key, err = capability.GenerateKey(capability.EdDSA, "k1"); err != nil {
+	if k.key, err = token.GenerateKey(token.EdDSA, "k1"); err != nil {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return k.now }
-	k.issuer, err = capability.NewIssuer(capability.IssuerOptions{
+	k.issuer, err = token.NewIssuer(token.IssuerOptions{
 		Issuer: testIssuer, Roles: k.roles, Kind: capability.KindInt64, Key: k.key, Now: clock,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	k.verifier, err = capability.NewVerifier(context.Background(), capability.VerifierOptions{
-		Issuer: testIssuer, Audience: testAudience, Algorithms: []capability.Algorithm{capability.EdDSA},
+	k.verifier, err = token.NewVerifier(context.Background(), token.VerifierOptions{
+		Issuer: testIssuer, Audience: testAudience, Algorithms: []token.Algorithm{token.EdDSA},
 		Keys: k.issuer.PublicKeys(), Roles: k.roles, Kind: capability.KindInt64, Now: clock,
 	})
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// KeySet is a source of a JWKS document (RFC 7517 §5). *capability.Issuer
+// KeySet is a source of a JWKS document (RFC 7517 §5). *token.Issuer
 // satisfies it; its document holds public keys only, never an HS256 secret.
 type KeySet interface {
 	JWKS() ([]byte, error)
@@ -28,7 +28,7 @@ const DefaultJWKSMaxAge = 5 * time.Minute
 // It answers GET and HEAD only (405 with Allow: GET, HEAD otherwise). The
 // document is read from Keys on every request, so that a rotation is
 // published at once; its ETag is computed once per distinct document
-// (*capability.Issuer builds its document once per key set). A JWKS must
+// (*token.Issuer builds its document once per key set). A JWKS must
 // not be copied after first use.
 //
 // An auth service publishes its keys in one line:

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -84,7 +84,7 @@ func TestJWKSHandler(t *testing.T) {
 	}
 
 	// A rotation is published at once, with a new ETag.
-	next, err := capability.GenerateKey(capability.EdDSA, "k2")
+	next, err := token.GenerateKey(token.EdDSA, "k2")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,12 @@ import (
 	"strconv"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
 // Bounds on the untrusted or unbounded values that reach a log record.
 const (
-	maxLogKeyID   = capability.MaxKeyIDLen
+	maxLogKeyID   = token.MaxKeyIDLen
 	maxLogSubject = 256
 )
 
@@ -19,7 +20,7 @@ const (
 // status, the kid (quoted: it is untrusted header input) and the subject
 // when the signature verified. It never logs the token or the signature;
 // for a failed verifier it logs the verifier's error text, which for a
-// *capability.TokenError never holds token bytes.
+// *token.TokenError never holds token bytes.
 func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
 	if a.log == nil {
 		return
@@ -34,7 +35,7 @@ func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
 	}
 	attrs := make([]slog.Attr, 0, 5)
 	attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
-	var te *capability.TokenError
+	var te *token.TokenError
 	if errors.As(e.Err, &te) {
 		if te.KeyID != "" {
 			attrs = append(attrs, slog.String("kid", quoteBounded(te.KeyID, maxLogKeyID)))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
@@ -102,7 +103,7 @@ func TestLogBoundsKeyID(t *testing.T) {
 	var logs logBuffer
 	long := strings.Repeat("\n", 1000)
 	v := funcVerifier(func(context.Context, string) (*capability.Capability, error) {
-		return nil, &capability.TokenError{Reason: capability.ErrUnknownKey, KeyID: long}
+		return nil, &token.TokenError{Reason: token.ErrUnknownKey, KeyID: long}
 	})
 	a, err := middleware.New(v, middleware.Options{Logger: logs.logger()})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
@@ -34,7 +35,7 @@ type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
 //
 //	*AuthError                                   its Status, with its WWW-Authenticate challenge
 //	ErrNoToken                                   401, WWW-Authenticate: Bearer
-//	capability.ErrInvalidToken                   401, WWW-Authenticate: Bearer error="invalid_token"
+//	token.ErrInvalidToken                   401, WWW-Authenticate: Bearer error="invalid_token"
 //	ErrInsufficientScope                         403, WWW-Authenticate: Bearer error="insufficient_scope"
 //	*http.MaxBytesError                          413
 //	ErrUnsupportedMediaType                      415
@@ -77,7 +78,7 @@ func classify(err error) (status int, challenge, detail string) {
 		return ae.Status, ae.challenge, ""
 	case errors.Is(err, ErrNoToken):
 		return http.StatusUnauthorized, "Bearer", ""
-	case errors.Is(err, capability.ErrInvalidToken):
+	case errors.Is(err, token.ErrInvalidToken):
 		return http.StatusUnauthorized, `Bearer error="invalid_token"`, ""
 	case errors.Is(err, ErrInsufficientScope):
 		return http.StatusForbidden, `Bearer error="insufficient_scope"`, ""

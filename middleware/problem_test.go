@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
@@ -96,7 +97,7 @@ func TestWriteError(t *testing.T) {
 		{"crash shutdown 57P02", pgErr("57P02"), 503, "", ""},
 		{"cannot connect now 57P03", pgErr("57P03"), 503, "", ""},
 		{"statement timeout 57014", pgErr("57014"), 503, "", ""},
-		{"invalid token", &capability.TokenError{Reason: capability.ErrExpired, KeyID: "k1", Subject: "alice"}, 401, `Bearer error="invalid_token"`, ""},
+		{"invalid token", &token.TokenError{Reason: token.ErrExpired, KeyID: "k1", Subject: "alice"}, 401, `Bearer error="invalid_token"`, ""},
 		{"no token", middleware.ErrNoToken, 401, "Bearer", ""},
 		{"insufficient scope", middleware.ErrInsufficientScope, 403, `Bearer error="insufficient_scope"`, ""},
 		{"auth error without status", &middleware.AuthError{}, 500, "", ""},

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
 // token extracts the bearer token of r from the Authorization header and,
@@ -170,13 +170,13 @@ func (a *Auth) badRequest(reason string) *AuthError {
 }
 
 // tooLarge refuses an oversize token the way the verifier would: as an
-// invalid token (capability.ErrTooLarge), 401.
+// invalid token (token.ErrTooLarge), 401.
 func (a *Auth) tooLarge() *AuthError {
 	return &AuthError{
 		Status:    http.StatusUnauthorized,
 		Code:      "invalid_token",
 		Reason:    ReasonTooLarge,
-		Err:       &capability.TokenError{Reason: capability.ErrTooLarge},
+		Err:       &token.TokenError{Reason: token.ErrTooLarge},
 		challenge: a.chInvalidToken,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
@@ -29,7 +30,7 @@ const (
 // the asymmetric algorithms (an RSA public exponent of 65537 makes the
 // check a few multiplications; about half the time of EdDSA, see
 // BenchmarkForum), and every identity provider speaks it.
-const signingAlgorithm = capability.RS256
+const signingAlgorithm = token.RS256
 
 // config is what newApp needs. Zero values are defaults.
 type config struct {
@@ -37,7 +38,7 @@ type config struct {
 	DB *pgxpool.Pool
 	// Key signs the tokens (default: a fresh signingAlgorithm key, so that
 	// tokens of an earlier run do not verify).
-	Key *capability.SigningKey
+	Key *token.SigningKey
 	// Now is the clock of the issuer and the verifier (default time.Now).
 	Now func() time.Time
 	// TTL is the tokens' lifetime (default 1h).
@@ -53,8 +54,8 @@ type app struct {
 	db       *pgxpool.Pool
 	reg      *sqlguard.Registry
 	pol      *policies
-	issuer   *capability.Issuer
-	verifier *capability.Verifier
+	issuer   *token.Issuer
+	verifier *token.Verifier
 	// cop refuses cross-site unsafe requests: the whole site's (login and
 	// form posts) and, shared with both Auths, those authenticated by the
 	// session cookie. One instance, so that trusted origins are set once.
@@ -97,12 +98,12 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	key := cfg.Key
 	if key == nil {
 		var err error
-		if key, err = capability.GenerateKey(signingAlgorithm, "forum-"+a.now().UTC().Format("20060102T150405")); err != nil {
+		if key, err = token.GenerateKey(signingAlgorithm, "forum-"+a.now().UTC().Format("20060102T150405")); err != nil {
 			return nil, err
 		}
 	}
 	var err error
-	a.issuer, err = capability.NewIssuer(capability.IssuerOptions{
+	a.issuer, err = token.NewIssuer(token.IssuerOptions{
 		Issuer: tokenIssuer, Roles: forumRoles, Kind: capability.KindInt64,
 		Key: key, TTL: a.ttl, Now: a.now,
 	})
@@ -112,9 +113,9 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	// The API verifies like any keyhole service would. In one process a
 	// static key set is enough; a separate service would set JWKSURL to
 	// the login's /.well-known/jwks.json instead.
-	a.verifier, err = capability.NewVerifier(ctx, capability.VerifierOptions{
+	a.verifier, err = token.NewVerifier(ctx, token.VerifierOptions{
 		Issuer: tokenIssuer, Audience: tokenAudience,
-		Algorithms: []capability.Algorithm{key.Algorithm()}, Keys: a.issuer.PublicKeys(),
+		Algorithms: []token.Algorithm{key.Algorithm()}, Keys: a.issuer.PublicKeys(),
 		Roles: forumRoles, Kind: capability.KindInt64, Now: a.now,
 	})
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/internal/testdb"
 )
 
@@ -28,7 +28,7 @@ type forum struct {
 	db     *testdb.DB
 	app    *app
 	srv    *httptest.Server
-	key    *capability.SigningKey
+	key    *token.SigningKey
 	tokens map[string]string
 }
 
@@ -69,7 +69,7 @@ func newForumWith(t testing.TB, o forumOptions) *forum {
 
 // testKey is the signing key of the tests' forums, made once (an RSA key
 // takes a while).
-func testKey(t testing.TB) *capability.SigningKey {
+func testKey(t testing.TB) *token.SigningKey {
 	t.Helper()
 	key, err := testKeyOnce()
 	if err != nil {
@@ -78,8 +78,8 @@ func testKey(t testing.TB) *capability.SigningKey {
 	return key
 }
 
-var testKeyOnce = sync.OnceValues(func() (*capability.SigningKey, error) {
-	return capability.GenerateKey(signingAlgorithm, "test-1")
+var testKeyOnce = sync.OnceValues(func() (*token.SigningKey, error) {
+	return token.GenerateKey(signingAlgorithm, "test-1")
 })
 
 // token logs user in through POST /login (once per test).

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
 // mintWith signs a token for alice's grants with key and a clock.
-func mintWith(t *testing.T, key *capability.SigningKey, now time.Time) string {
+func mintWith(t *testing.T, key *token.SigningKey, now time.Time) string {
 	t.Helper()
-	is, err := capability.NewIssuer(capability.IssuerOptions{
+	is, err := token.NewIssuer(token.IssuerOptions{
 		Issuer: tokenIssuer, Roles: forumRoles, Kind: capability.KindInt64, Key: key,
 		TTL: time.Hour, Now: func() time.Time { return now },
 	})
@@ -41,11 +42,11 @@ func TestBadInput(t *testing.T) {
 	otherPost := f.newPost(other, "dave", "hidden")
 	before := f.fingerprint()
 
-	otherKeySameKid, err := capability.GenerateKey(signingAlgorithm, "test-1")
+	otherKeySameKid, err := token.GenerateKey(signingAlgorithm, "test-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherKey, err := capability.GenerateKey(signingAlgorithm, "stranger")
+	otherKey, err := token.GenerateKey(signingAlgorithm, "stranger")
 	if err != nil {
 		t.Fatal(err)
 	}

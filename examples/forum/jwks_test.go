@@ -6,15 +6,16 @@ import (
 	"testing"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
 // TestJWKS: a separate service verifies the login's tokens with nothing
 // but the published key set, through the public API.
 func TestJWKS(t *testing.T) {
 	f := newForum(t)
-	v, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+	v, err := token.NewVerifier(context.Background(), token.VerifierOptions{
 		Issuer: tokenIssuer, Audience: tokenAudience,
-		Algorithms: []capability.Algorithm{signingAlgorithm},
+		Algorithms: []token.Algorithm{signingAlgorithm},
 		JWKSURL:    f.srv.URL + "/.well-known/jwks.json",
 		HTTPClient: f.srv.Client(),
 		Roles:      forumRoles, Kind: capability.KindInt64,

@@ -1,16 +1,17 @@
-package capability
+package token
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/keyhole-go/keyhole/capability"
 	"slices"
 	"strings"
 	"unicode/utf8"
 )
 
 // ErrBadMapping is returned when a ClaimMapping cannot be used.
-var ErrBadMapping = errors.New("capability: invalid claim mapping")
+var ErrBadMapping = errors.New("token: invalid claim mapping")
 
 // maxRolesPath bounds the length of ClaimMapping.RolesPath.
 const maxRolesPath = 8
@@ -78,7 +79,7 @@ func validClaimName(name string) bool {
 
 // validate checks m once, for the hierarchy and group kind of a verifier. A
 // nil mapping is valid: it selects keyhole's own profiles.
-func (m *ClaimMapping) validate(roles *Roles, kind GroupKind) error {
+func (m *ClaimMapping) validate(roles *capability.Roles, kind capability.GroupKind) error {
 	if m == nil {
 		return nil
 	}
@@ -150,7 +151,7 @@ func (d *claimsDecoder) mappedGroups() error {
 	if !ok {
 		return errUnknownRole // validate prevents this
 	}
-	role := d.o.roles.names[i] // the hierarchy's own string
+	role := d.o.roles.Name(i) // the hierarchy's own string
 	has, err := s.openArray()
 	if err != nil {
 		return errWrongType
@@ -163,7 +164,7 @@ func (d *claimsDecoder) mappedGroups() error {
 		if err != nil {
 			return err
 		}
-		d.out.params.Grants = append(d.out.params.Grants, Grant{Group: g, Role: role})
+		d.out.params.Grants = append(d.out.params.Grants, capability.Grant{Group: g, Role: role})
 		if has, err = s.more(']'); err != nil {
 			return err
 		}
@@ -253,7 +254,7 @@ func (d *claimsDecoder) roleEntries() error {
 			if len(d.out.params.Grants) >= d.o.maxGrants {
 				return errTooMany
 			}
-			d.out.params.Grants = append(d.out.params.Grants, Grant{Group: g, Role: role})
+			d.out.params.Grants = append(d.out.params.Grants, capability.Grant{Group: g, Role: role})
 		case '{':
 			if len(d.out.params.Grants) >= d.o.maxGrants {
 				return errTooMany

@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"crypto/ecdsa"
@@ -15,7 +15,7 @@ import (
 // verify with: a key of the wrong type or size for its algorithm, an invalid
 // key id, or a key set that mixes symmetric and asymmetric keys or repeats a
 // key id.
-var ErrBadKey = errors.New("capability: invalid key")
+var ErrBadKey = errors.New("token: invalid key")
 
 // Key size bounds, checked whenever a key is loaded.
 const (
@@ -72,7 +72,7 @@ func GenerateKey(alg Algorithm, kid string) (*SigningKey, error) {
 		return nil, fmt.Errorf("%w: unsupported algorithm %q", ErrBadKey, alg)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("capability: generating %s key: %w", alg, err)
+		return nil, fmt.Errorf("token: generating %s key: %w", alg, err)
 	}
 	return NewSigningKey(alg, kid, key)
 }

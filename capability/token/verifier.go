@@ -1,9 +1,10 @@
-package capability
+package token
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/keyhole-go/keyhole/capability"
 	"net/http"
 	"slices"
 	"time"
@@ -67,9 +68,9 @@ type VerifierOptions struct {
 	// ErrUnknownKey (default 24 h).
 	JWKSMaxStale time.Duration
 	// Roles is the role hierarchy; required.
-	Roles *Roles
+	Roles *capability.Roles
 	// Kind is the kind of the group ids; required.
-	Kind GroupKind
+	Kind capability.GroupKind
 	// Mapping optionally reads other identity providers' claim shapes.
 	Mapping *ClaimMapping
 	// Now is the clock (default time.Now).
@@ -101,8 +102,8 @@ type Verifier struct {
 	algs         algSet
 	static       *keySet
 	jwks         *jwksSource
-	roles        *Roles
-	kind         GroupKind
+	roles        *capability.Roles
+	kind         capability.GroupKind
 	mapping      *ClaimMapping
 	now          func() time.Time
 	skew         time.Duration
@@ -131,50 +132,50 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	}
 	switch {
 	case opts.Issuer == "":
-		return nil, errors.New("capability: VerifierOptions.Issuer is required")
+		return nil, errors.New("token: VerifierOptions.Issuer is required")
 	case opts.Audience == "":
-		return nil, errors.New("capability: VerifierOptions.Audience is required")
+		return nil, errors.New("token: VerifierOptions.Audience is required")
 	case len(opts.Algorithms) == 0:
-		return nil, errors.New("capability: VerifierOptions.Algorithms is required")
+		return nil, errors.New("token: VerifierOptions.Algorithms is required")
 	case opts.Roles == nil:
-		return nil, errors.New("capability: VerifierOptions.Roles is required")
+		return nil, errors.New("token: VerifierOptions.Roles is required")
 	case !opts.Kind.Valid():
-		return nil, errors.New("capability: VerifierOptions.Kind is required")
+		return nil, errors.New("token: VerifierOptions.Kind is required")
 	case len(opts.Keys) == 0 && opts.JWKSURL == "":
-		return nil, errors.New("capability: VerifierOptions.Keys or VerifierOptions.JWKSURL is required")
+		return nil, errors.New("token: VerifierOptions.Keys or VerifierOptions.JWKSURL is required")
 	case len(opts.Keys) > 0 && opts.JWKSURL != "":
-		return nil, errors.New("capability: set VerifierOptions.Keys or VerifierOptions.JWKSURL, not both")
+		return nil, errors.New("token: set VerifierOptions.Keys or VerifierOptions.JWKSURL, not both")
 	case opts.Skew < 0:
-		return nil, errors.New("capability: VerifierOptions.Skew is negative")
+		return nil, errors.New("token: VerifierOptions.Skew is negative")
 	case opts.MaxLifetime < 0:
-		return nil, errors.New("capability: VerifierOptions.MaxLifetime is negative")
+		return nil, errors.New("token: VerifierOptions.MaxLifetime is negative")
 	case opts.MaxTokenSize < 0:
-		return nil, errors.New("capability: VerifierOptions.MaxTokenSize is negative")
+		return nil, errors.New("token: VerifierOptions.MaxTokenSize is negative")
 	case opts.MaxGrants < 0:
-		return nil, errors.New("capability: VerifierOptions.MaxGrants is negative")
+		return nil, errors.New("token: VerifierOptions.MaxGrants is negative")
 	case opts.JWKSMinRefresh < 0:
-		return nil, errors.New("capability: VerifierOptions.JWKSMinRefresh is negative")
+		return nil, errors.New("token: VerifierOptions.JWKSMinRefresh is negative")
 	case opts.JWKSMaxBody < 0:
-		return nil, errors.New("capability: VerifierOptions.JWKSMaxBody is negative")
+		return nil, errors.New("token: VerifierOptions.JWKSMaxBody is negative")
 	case opts.JWKSMaxStale < 0:
-		return nil, errors.New("capability: VerifierOptions.JWKSMaxStale is negative")
+		return nil, errors.New("token: VerifierOptions.JWKSMaxStale is negative")
 	}
 	sym := false
 	for _, a := range opts.Algorithms {
 		if !a.Valid() {
-			return nil, fmt.Errorf("capability: VerifierOptions.Algorithms: unsupported algorithm %q", a)
+			return nil, fmt.Errorf("token: VerifierOptions.Algorithms: unsupported algorithm %q", a)
 		}
 		v.algs |= algBit(a)
 		sym = sym || a == HS256
 	}
 	if sym && v.algs != algBit(HS256) {
-		return nil, errors.New("capability: VerifierOptions.Algorithms: HS256 cannot be pinned together with an asymmetric algorithm")
+		return nil, errors.New("token: VerifierOptions.Algorithms: HS256 cannot be pinned together with an asymmetric algorithm")
 	}
 	if v.mapping != nil {
 		// The copy is validated and kept: changing opts.Mapping afterwards
 		// changes nothing.
 		if err := v.mapping.validate(opts.Roles, opts.Kind); err != nil {
-			return nil, fmt.Errorf("capability: VerifierOptions.Mapping: %w", err)
+			return nil, fmt.Errorf("token: VerifierOptions.Mapping: %w", err)
 		}
 	}
 	if v.now == nil {
@@ -190,18 +191,18 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		v.maxTokenSize = DefaultMaxTokenSize
 	}
 	if v.maxGrants == 0 {
-		v.maxGrants = MaxGrantsDefault
+		v.maxGrants = capability.MaxGrantsDefault
 	}
 	if len(opts.Keys) > 0 {
 		ks, err := newKeySet(opts.Keys, v.algs)
 		if err != nil {
-			return nil, fmt.Errorf("capability: VerifierOptions.Keys: %w", err)
+			return nil, fmt.Errorf("token: VerifierOptions.Keys: %w", err)
 		}
 		v.static = ks
 		return v, nil
 	}
 	if sym {
-		return nil, errors.New("capability: VerifierOptions.JWKSURL: HS256 secrets are never read from a JWKS URL")
+		return nil, errors.New("token: VerifierOptions.JWKSURL: HS256 secrets are never read from a JWKS URL")
 	}
 	src, err := newJWKSSource(ctx, opts, v.algs, v.now)
 	if err != nil {
@@ -242,7 +243,7 @@ func (v *Verifier) Close() error {
 // returns a *TokenError wrapping ErrInvalidToken and the reason; the error
 // never contains the token. ctx bounds a JWKS refresh caused by an unknown
 // key id. A nil *Verifier accepts nothing.
-func (v *Verifier) Verify(ctx context.Context, token string) (*Capability, error) {
+func (v *Verifier) Verify(ctx context.Context, token string) (*capability.Capability, error) {
 	if v == nil {
 		return nil, tokenError(ErrUnknownKey, "no verifier") // fail closed
 	}
@@ -253,7 +254,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Capability, error
 	return c, nil
 }
 
-func (v *Verifier) verify(ctx context.Context, token string) (*Capability, *TokenError) {
+func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capability, *TokenError) {
 	if len(token) > v.maxTokenSize {
 		return nil, tokenError(ErrTooLarge, "")
 	}
@@ -327,7 +328,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Capability, *Toke
 		return nil, &TokenError{Reason: ErrClaims, KeyID: h.kid}
 	}
 	p := dc.params
-	fail := func(reason error, detail string) (*Capability, *TokenError) {
+	fail := func(reason error, detail string) (*capability.Capability, *TokenError) {
 		return nil, &TokenError{Reason: reason, KeyID: h.kid, Subject: p.Subject, detail: detail}
 	}
 	now := v.now()
@@ -360,12 +361,10 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Capability, *Toke
 		return fail(ErrTooManyGrants, "")
 	}
 	p.MaxGrants = v.maxGrants
-	var c *Capability
 	if dc.held != nil {
-		c, err = newFromHeld(v.roles, v.kind, p, dc.held)
-	} else {
-		c, err = New(v.roles, v.kind, p)
+		p.ByRole = dc.held
 	}
+	c, err := capability.New(v.roles, v.kind, p)
 	if err != nil {
 		return fail(ErrClaims, "grants do not build a capability")
 	}

@@ -1,11 +1,11 @@
-package capability
+package token
 
 import "errors"
 
 // ErrInvalidToken is wrapped by every token verification failure. The
 // specific reason is a second sentinel in the same chain, matched with
 // errors.Is (for example errors.Is(err, ErrExpired)).
-var ErrInvalidToken = errors.New("capability: invalid token")
+var ErrInvalidToken = errors.New("token: invalid token")
 
 // Reasons a token is rejected. Each is wrapped, together with
 // ErrInvalidToken, by a *TokenError.
@@ -39,7 +39,7 @@ type TokenError struct {
 	detail string // a short, fixed-vocabulary explanation; never token bytes
 }
 
-// Error returns "capability: invalid token: <reason>[: detail]". A
+// Error returns "token: invalid token: <reason>[: detail]". A
 // TokenError without a Reason reads as ErrInvalidToken alone.
 func (e *TokenError) Error() string {
 	if e.Reason == nil {

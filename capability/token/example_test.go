@@ -1,4 +1,4 @@
-package capability_test
+package token_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/capability/token"
 )
 
 // exampleNow is the fixed clock of the examples.
@@ -16,16 +17,16 @@ func exampleNow() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.U
 
 // exampleSetup returns the forum's roles, an EdDSA issuer and a verifier
 // for audience "forum" that trusts the issuer's keys.
-func exampleSetup() (*capability.Roles, *capability.Issuer, *capability.Verifier) {
+func exampleSetup() (*capability.Roles, *token.Issuer, *token.Verifier) {
 	roles, err := capability.Chain("member", "moderator", "admin")
 	if err != nil {
 		log.Fatal(err)
 	}
-	key, err := capability.GenerateKey(capability.EdDSA, "2026-11")
+	key, err := token.GenerateKey(token.EdDSA, "2026-11")
 	if err != nil {
 		log.Fatal(err)
 	}
-	issuer, err := capability.NewIssuer(capability.IssuerOptions{
+	issuer, err := token.NewIssuer(token.IssuerOptions{
 		Issuer: "https://auth.example",
 		Roles:  roles,
 		Kind:   capability.KindInt64,
@@ -35,10 +36,10 @@ func exampleSetup() (*capability.Roles, *capability.Issuer, *capability.Verifier
 	if err != nil {
 		log.Fatal(err)
 	}
-	verifier, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+	verifier, err := token.NewVerifier(context.Background(), token.VerifierOptions{
 		Issuer:     "https://auth.example",
 		Audience:   "forum",
-		Algorithms: []capability.Algorithm{capability.EdDSA},
+		Algorithms: []token.Algorithm{token.EdDSA},
 		Keys:       issuer.PublicKeys(),
 		Roles:      roles,
 		Kind:       capability.KindInt64,
@@ -52,7 +53,7 @@ func exampleSetup() (*capability.Roles, *capability.Issuer, *capability.Verifier
 
 func ExampleVerifier_Verify() {
 	_, issuer, verifier := exampleSetup()
-	token, err := issuer.Mint(capability.Params{
+	tok, err := issuer.Mint(capability.Params{
 		Subject:  "alice",
 		Audience: []string{"forum"},
 		Grants: []capability.Grant{
@@ -64,7 +65,7 @@ func ExampleVerifier_Verify() {
 		log.Fatal(err)
 	}
 
-	c, err := verifier.Verify(context.Background(), token)
+	c, err := verifier.Verify(context.Background(), tok)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -83,15 +84,15 @@ func ExampleVerifier_Verify() {
 
 func ExampleVerifier_Verify_expired() {
 	roles, issuer, _ := exampleSetup()
-	token, err := issuer.Mint(capability.Params{Subject: "alice", Audience: []string{"forum"}})
+	tok, err := issuer.Mint(capability.Params{Subject: "alice", Audience: []string{"forum"}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// A verifier whose clock is an hour later.
-	later, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+	later, err := token.NewVerifier(context.Background(), token.VerifierOptions{
 		Issuer:     "https://auth.example",
 		Audience:   "forum",
-		Algorithms: []capability.Algorithm{capability.EdDSA},
+		Algorithms: []token.Algorithm{token.EdDSA},
 		Keys:       issuer.PublicKeys(),
 		Roles:      roles,
 		Kind:       capability.KindInt64,
@@ -101,9 +102,9 @@ func ExampleVerifier_Verify_expired() {
 		log.Fatal(err)
 	}
 
-	_, err = later.Verify(context.Background(), token)
-	fmt.Println(errors.Is(err, capability.ErrInvalidToken), errors.Is(err, capability.ErrExpired))
-	var te *capability.TokenError
+	_, err = later.Verify(context.Background(), tok)
+	fmt.Println(errors.Is(err, token.ErrInvalidToken), errors.Is(err, token.ErrExpired))
+	var te *token.TokenError
 	if errors.As(err, &te) {
 		fmt.Println("key", te.KeyID, "subject", te.Subject)
 	}
@@ -111,12 +112,12 @@ func ExampleVerifier_Verify_expired() {
 	// Output:
 	// true true
 	// key 2026-11 subject alice
-	// capability: invalid token: token expired
+	// token: invalid token: token expired
 }
 
 func ExampleCapability_Narrow() {
 	_, issuer, verifier := exampleSetup()
-	token, err := issuer.Mint(capability.Params{
+	tok, err := issuer.Mint(capability.Params{
 		Subject:  "alice",
 		Audience: []string{"forum", "plugin"},
 		Grants: []capability.Grant{
@@ -127,7 +128,7 @@ func ExampleCapability_Narrow() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := verifier.Verify(context.Background(), token)
+	c, err := verifier.Verify(context.Background(), tok)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func ExampleCapability_Narrow() {
 
 	// The forum's verifier does not accept the plugin's token.
 	_, err = verifier.Verify(context.Background(), pluginToken)
-	fmt.Println(errors.Is(err, capability.ErrAudience))
+	fmt.Println(errors.Is(err, token.ErrAudience))
 	// Output:
 	// member in [7]
 	// moderator in []
@@ -166,7 +167,7 @@ func ExampleIssuer_Rotate() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	next, err := capability.GenerateKey(capability.EdDSA, "2026-12")
+	next, err := token.GenerateKey(token.EdDSA, "2026-12")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -177,10 +178,10 @@ func ExampleIssuer_Rotate() {
 	}
 
 	// Both keys stay published until the old one is removed.
-	verifier, err := capability.NewVerifier(context.Background(), capability.VerifierOptions{
+	verifier, err := token.NewVerifier(context.Background(), token.VerifierOptions{
 		Issuer:     "https://auth.example",
 		Audience:   "forum",
-		Algorithms: []capability.Algorithm{capability.EdDSA},
+		Algorithms: []token.Algorithm{token.EdDSA},
 		Keys:       issuer.PublicKeys(),
 		Roles:      roles,
 		Kind:       capability.KindInt64,

@@ -1,10 +1,11 @@
-package capability
+package token
 
 import (
 	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/keyhole-go/keyhole/capability"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,50 +51,50 @@ const (
 // or contain NUL, a zero or out-of-range expiry, groups of another kind,
 // invalid role names or text ids. Roles are not checked against a hierarchy
 // here; the Issuer validates the grants through New first.
-func encodeClaims(p Params, kind GroupKind, profile Profile) ([]byte, error) {
+func encodeClaims(p capability.Params, kind capability.GroupKind, profile Profile) ([]byte, error) {
 	if !kind.Valid() {
-		return nil, fmt.Errorf("%w: unknown group kind %v", ErrBadCapability, kind)
+		return nil, fmt.Errorf("%w: unknown group kind %v", capability.ErrBadCapability, kind)
 	}
 	if profile != ProfileDefault && profile != ProfileCompact {
-		return nil, fmt.Errorf("%w: unknown claims profile %d", ErrBadCapability, profile)
+		return nil, fmt.Errorf("%w: unknown claims profile %d", capability.ErrBadCapability, profile)
 	}
 	for _, f := range [...]struct{ name, v string }{{"subject", p.Subject}, {"issuer", p.Issuer}, {"token id", p.ID}} {
 		if err := encodableString(f.v); err != nil {
-			return nil, fmt.Errorf("%w: %s %w", ErrBadCapability, f.name, err)
+			return nil, fmt.Errorf("%w: %s %w", capability.ErrBadCapability, f.name, err)
 		}
 	}
 	for _, a := range p.Audience {
 		if err := encodableString(a); err != nil {
-			return nil, fmt.Errorf("%w: audience %w", ErrBadCapability, err)
+			return nil, fmt.Errorf("%w: audience %w", capability.ErrBadCapability, err)
 		}
 	}
 	if p.Expiry.IsZero() {
-		return nil, fmt.Errorf("%w: no expiry", ErrBadCapability)
+		return nil, fmt.Errorf("%w: no expiry", capability.ErrBadCapability)
 	}
 	exp := p.Expiry.Unix()
 	if exp <= 0 || exp > maxNumericDate {
-		return nil, fmt.Errorf("%w: expiry out of range", ErrBadCapability)
+		return nil, fmt.Errorf("%w: expiry out of range", capability.ErrBadCapability)
 	}
 	var iat int64
 	if !p.IssuedAt.IsZero() {
 		iat = p.IssuedAt.Unix()
 		if iat < 0 || iat > maxNumericDate {
-			return nil, fmt.Errorf("%w: issued-at out of range", ErrBadCapability)
+			return nil, fmt.Errorf("%w: issued-at out of range", capability.ErrBadCapability)
 		}
 	}
 	for _, g := range p.Grants {
-		if g.Role == RoleNone {
+		if g.Role == capability.RoleNone {
 			continue
 		}
-		if g.Group.kind != kind {
-			return nil, fmt.Errorf("%w: group %s is %v, want %v", ErrBadCapability, g.Group, g.Group.kind, kind)
+		if g.Group.Kind() != kind {
+			return nil, fmt.Errorf("%w: group %s is %v, want %v", capability.ErrBadCapability, g.Group, g.Group.Kind(), kind)
 		}
-		if !validRoleName(g.Role) {
-			return nil, fmt.Errorf("%w: invalid role name %q", ErrBadCapability, g.Role)
+		if !capability.ValidRoleName(g.Role) {
+			return nil, fmt.Errorf("%w: invalid role name %q", capability.ErrBadCapability, g.Role)
 		}
-		if kind == KindText {
-			if _, err := ParseGroup(KindText, g.Group.s); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrBadCapability, err)
+		if kind == capability.KindText {
+			if _, err := capability.ParseGroup(capability.KindText, g.Group.Key()); err != nil {
+				return nil, fmt.Errorf("%w: %w", capability.ErrBadCapability, err)
 			}
 		}
 	}
@@ -170,24 +171,17 @@ func encodeClaims(p Params, kind GroupKind, profile Profile) ([]byte, error) {
 // canonicalGrants returns the grants in the order New keeps them, by group
 // then role, without duplicates and without grants of RoleNone. It does not
 // modify gs.
-func canonicalGrants(gs []Grant) []Grant {
-	out := make([]Grant, 0, len(gs))
+func canonicalGrants(gs []capability.Grant) []capability.Grant {
+	out := make([]capability.Grant, 0, len(gs))
 	for _, g := range gs {
-		if g.Role != RoleNone {
+		if g.Role != capability.RoleNone {
 			out = append(out, g)
 		}
 	}
-	if !slices.IsSortedFunc(out, compareGrants) {
-		slices.SortFunc(out, compareGrants)
+	if !slices.IsSortedFunc(out, capability.CompareGrants) {
+		slices.SortFunc(out, capability.CompareGrants)
 	}
 	return slices.Compact(out)
-}
-
-func compareGrants(a, b Grant) int {
-	if c := compareGroups(a.Group, b.Group); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Role, b.Role)
 }
 
 func encodableString(s string) error {
@@ -201,16 +195,17 @@ func encodableString(s string) error {
 }
 
 // appendGroupJSON appends g as a JSON number (int64) or string.
-func appendGroupJSON(b []byte, g Group) []byte {
-	switch g.kind {
-	case KindInt64:
-		return strconv.AppendInt(b, g.n, 10)
-	case KindUUID:
+func appendGroupJSON(b []byte, g capability.Group) []byte {
+	switch g.Kind() {
+	case capability.KindInt64:
+		n, _ := g.Int64()
+		return strconv.AppendInt(b, n, 10)
+	case capability.KindUUID:
 		b = append(b, '"')
-		b = appendUUID(b, g.s)
+		b = appendUUID(b, g.Key())
 		return append(b, '"')
 	}
-	return appendJSONString(b, g.s)
+	return appendJSONString(b, g.Key())
 }
 
 // appendUUID appends the canonical lowercase form of the 16 raw bytes in s.
@@ -227,8 +222,8 @@ func appendUUID(b []byte, s string) []byte {
 
 // decodeOptions configures decodeClaims. The verifier builds it once.
 type decodeOptions struct {
-	roles     *Roles
-	kind      GroupKind
+	roles     *capability.Roles
+	kind      capability.GroupKind
 	mapping   *ClaimMapping // nil: default and compact profiles, auto-detected
 	maxGrants int           // > 0
 	// byRole asks for the grants of the default and compact profiles as
@@ -239,10 +234,10 @@ type decodeOptions struct {
 
 // decodedClaims is what decodeClaims read. params.MaxGrants is left 0.
 type decodedClaims struct {
-	params Params
+	params capability.Params
 	// held, when not nil, holds the grants instead of params.Grants (which
 	// is then nil): see decodeOptions.byRole.
-	held      []heldGroups
+	held      []capability.RoleGroups
 	notBefore time.Time // zero if absent
 	hasIAT    bool
 }
@@ -485,7 +480,7 @@ func (d *claimsDecoder) permissions() error {
 	has, err := s.openArray()
 	if err != nil || !has {
 		if err == nil && d.o.byRole {
-			d.out.held = []heldGroups{}
+			d.out.held = []capability.RoleGroups{}
 		}
 		return err
 	}
@@ -494,8 +489,8 @@ func (d *claimsDecoder) permissions() error {
 	size := min(d.o.maxGrants, (len(s.b)-s.i)/23+1)
 	switch {
 	case !d.o.byRole:
-		d.out.params.Grants = make([]Grant, 0, size)
-	case d.o.kind == KindInt64:
+		d.out.params.Grants = make([]capability.Grant, 0, size)
+	case d.o.kind == capability.KindInt64:
 		d.permRoles, d.permInts = make([]uint8, 0, size), make([]int64, 0, size)
 	default:
 		d.permRoles, d.permStrs = make([]uint8, 0, size), make([]string, 0, size)
@@ -523,10 +518,11 @@ func (d *claimsDecoder) permissions() error {
 				return err
 			}
 			d.permRoles = append(d.permRoles, r)
-			if d.o.kind == KindInt64 {
-				d.permInts = append(d.permInts, g.Group.n)
+			if d.o.kind == capability.KindInt64 {
+				n, _ := g.Group.Int64()
+				d.permInts = append(d.permInts, n)
 			} else {
-				d.permStrs = append(d.permStrs, g.Group.s)
+				d.permStrs = append(d.permStrs, g.Group.Key())
 			}
 		}
 		if has, err = s.more(']'); err != nil {
@@ -534,10 +530,10 @@ func (d *claimsDecoder) permissions() error {
 		}
 	}
 	if d.o.byRole {
-		if d.o.kind == KindInt64 {
-			d.out.held = heldOfPairs(len(d.o.roles.names), d.permRoles, d.permInts, func(h *heldGroups, v []int64) { h.ints = v })
+		if d.o.kind == capability.KindInt64 {
+			d.out.held = heldOfPairs(d.o.roles, d.permRoles, d.permInts, func(h *capability.RoleGroups, v []int64) { h.Int64s = v })
 		} else {
-			d.out.held = heldOfPairs(len(d.o.roles.names), d.permRoles, d.permStrs, func(h *heldGroups, v []string) { h.strs = v })
+			d.out.held = heldOfPairs(d.o.roles, d.permRoles, d.permStrs, func(h *capability.RoleGroups, v []string) { h.Keys = v })
 		}
 	}
 	return nil
@@ -547,8 +543,9 @@ func (d *claimsDecoder) permissions() error {
 // counting sort into one new slice), then sorts each role's ids that are not
 // strictly ascending already and merges their duplicates: the per-role lists
 // of newFromHeld, in role index order, one per role held.
-func heldOfPairs[T cmp.Ordered](nroles int, roles []uint8, vals []T, set func(*heldGroups, []T)) []heldGroups {
-	var count [MaxRoles + 1]int
+func heldOfPairs[T cmp.Ordered](hierarchy *capability.Roles, roles []uint8, vals []T, set func(*capability.RoleGroups, []T)) []capability.RoleGroups {
+	nroles := hierarchy.Len()
+	var count [capability.MaxRoles + 1]int
 	for _, r := range roles {
 		count[r+1]++
 	}
@@ -565,7 +562,7 @@ func heldOfPairs[T cmp.Ordered](nroles int, roles []uint8, vals []T, set func(*h
 		out[next[r]] = vals[i]
 		next[r]++
 	}
-	hs := make([]heldGroups, 0, held)
+	hs := make([]capability.RoleGroups, 0, held)
 	for r := 0; r < nroles; r++ {
 		seg := out[count[r]:count[r+1]:count[r+1]]
 		if len(seg) == 0 {
@@ -576,7 +573,7 @@ func heldOfPairs[T cmp.Ordered](nroles int, roles []uint8, vals []T, set func(*h
 			seg = slices.Compact(seg)
 			seg = seg[:len(seg):len(seg)]
 		}
-		hs = append(hs, heldGroups{role: r})
+		hs = append(hs, capability.RoleGroups{Role: hierarchy.Name(r)})
 		set(&hs[len(hs)-1], seg)
 	}
 	return hs
@@ -608,7 +605,7 @@ var roleChar = func() (t [256]bool) {
 // every permission of a keyhole-issued token. ok is false, with s.i
 // unchanged, for anything else; grantObject then reads it (and reports any
 // error). The checks are the same; this is only the common case made cheap.
-func (d *claimsDecoder) fastGrantObject() (g Grant, ok bool, err error) {
+func (d *claimsDecoder) fastGrantObject() (g capability.Grant, ok bool, err error) {
 	s := &d.s
 	b := s.b
 	start := s.i
@@ -620,26 +617,26 @@ func (d *claimsDecoder) fastGrantObject() (g Grant, ok bool, err error) {
 	i := start + 9
 	// A positive int64 id of at most 18 digits cannot overflow: the common
 	// case is parsed here, anything else by groupValue.
-	if j := i; d.o.kind == KindInt64 && j < len(b) && b[j] >= '1' && b[j] <= '9' {
+	if j := i; d.o.kind == capability.KindInt64 && j < len(b) && b[j] >= '1' && b[j] <= '9' {
 		var v int64
 		for j < len(b) && j-i < 18 && b[j] >= '0' && b[j] <= '9' {
 			v = v*10 + int64(b[j]-'0')
 			j++
 		}
 		if j < len(b) && b[j] == ',' {
-			g.Group, s.i = Int64Group(v), j
+			g.Group, s.i = capability.Int64Group(v), j
 		}
 	}
-	if g.Group.kind == 0 {
+	if g.Group.Kind() == 0 {
 		s.i = i
 		if g.Group, err = d.groupValue(false); err != nil {
 			s.i = start
-			return Grant{}, false, nil
+			return capability.Grant{}, false, nil
 		}
 	}
 	if len(b)-s.i < 9 || b[s.i] != ',' || binary.LittleEndian.Uint64(b[s.i+1:]) != middle8 {
 		s.i = start
-		return Grant{}, false, nil
+		return capability.Grant{}, false, nil
 	}
 	i = s.i + 9
 	j := i
@@ -648,11 +645,11 @@ func (d *claimsDecoder) fastGrantObject() (g Grant, ok bool, err error) {
 	}
 	if len(b)-j < 2 || b[j] != '"' || b[j+1] != '}' {
 		s.i = start
-		return Grant{}, false, nil
+		return capability.Grant{}, false, nil
 	}
 	var found bool
 	if g.Role, found = d.lookupRole(b[i:j]); !found {
-		return Grant{}, false, errUnknownRole
+		return capability.Grant{}, false, errUnknownRole
 	}
 	s.i = j + 2
 	return g, true, nil
@@ -661,9 +658,9 @@ func (d *claimsDecoder) fastGrantObject() (g Grant, ok bool, err error) {
 // grantObject reads {"group": id, "role": "name"}: exactly these two
 // members. intStrings allows a KindInt64 id as a canonical decimal string
 // (claim mapping only).
-func (d *claimsDecoder) grantObject(intStrings bool) (Grant, error) {
+func (d *claimsDecoder) grantObject(intStrings bool) (capability.Grant, error) {
 	s := &d.s
-	var g Grant
+	var g capability.Grant
 	has, err := s.openObject()
 	if err != nil {
 		return g, err
@@ -717,25 +714,25 @@ func (d *claimsDecoder) grantObject(intStrings bool) (Grant, error) {
 // groupValue reads a group id of the decoder's kind: a JSON integer for
 // KindInt64 (or, when intStrings, a canonical decimal string), a string
 // otherwise.
-func (d *claimsDecoder) groupValue(intStrings bool) (Group, error) {
+func (d *claimsDecoder) groupValue(intStrings bool) (capability.Group, error) {
 	s := &d.s
 	c := s.peek()
-	if d.o.kind == KindInt64 && c != '"' {
+	if d.o.kind == capability.KindInt64 && c != '"' {
 		if c != '-' && (c < '0' || c > '9') {
-			return Group{}, errWrongType
+			return capability.Group{}, errWrongType
 		}
 		n, err := s.int64Value()
 		if err != nil {
-			return Group{}, err
+			return capability.Group{}, err
 		}
-		return Int64Group(n), nil
+		return capability.Int64Group(n), nil
 	}
-	if c != '"' || d.o.kind == KindInt64 && !intStrings {
-		return Group{}, errWrongType
+	if c != '"' || d.o.kind == capability.KindInt64 && !intStrings {
+		return capability.Group{}, errWrongType
 	}
 	raw, esc, err := s.str()
 	if err != nil {
-		return Group{}, err
+		return capability.Group{}, err
 	}
 	if esc {
 		raw = unescape(nil, raw)
@@ -746,18 +743,18 @@ func (d *claimsDecoder) groupValue(intStrings bool) (Group, error) {
 // parseGroupBytes parses a group id as ParseGroup does, without converting
 // int64 and UUID ids to a string first. canonical additionally requires a
 // UUID in lowercase (the compact profile's single form).
-func parseGroupBytes(kind GroupKind, b []byte, canonical bool) (Group, error) {
+func parseGroupBytes(kind capability.GroupKind, b []byte, canonical bool) (capability.Group, error) {
 	switch kind {
-	case KindUUID:
+	case capability.KindUUID:
 		var u [16]byte
 		if len(b) != 36 {
-			return Group{}, errBadGroup
+			return capability.Group{}, errBadGroup
 		}
 		j := 0
 		for i := 0; i < 36; {
 			if i == 8 || i == 13 || i == 18 || i == 23 {
 				if b[i] != '-' {
-					return Group{}, errBadGroup
+					return capability.Group{}, errBadGroup
 				}
 				i++
 				continue
@@ -765,27 +762,27 @@ func parseGroupBytes(kind GroupKind, b []byte, canonical bool) (Group, error) {
 			hi, ok1 := unhex(b[i], canonical)
 			lo, ok2 := unhex(b[i+1], canonical)
 			if !ok1 || !ok2 {
-				return Group{}, errBadGroup
+				return capability.Group{}, errBadGroup
 			}
 			u[j] = hi<<4 | lo
 			j++
 			i += 2
 		}
-		return UUIDGroup(u), nil
-	case KindInt64:
+		return capability.UUIDGroup(u), nil
+	case capability.KindInt64:
 		if len(b) == 0 || len(b) > 20 {
-			return Group{}, errBadGroup
+			return capability.Group{}, errBadGroup
 		}
 		s := scanner{b: b}
 		n, err := s.int64Value()
 		if err != nil || s.i != len(b) {
-			return Group{}, errBadGroup
+			return capability.Group{}, errBadGroup
 		}
-		return Int64Group(n), nil
+		return capability.Int64Group(n), nil
 	}
-	g, err := ParseGroup(KindText, string(b))
+	g, err := capability.ParseGroup(capability.KindText, string(b))
 	if err != nil {
-		return Group{}, errBadGroup
+		return capability.Group{}, errBadGroup
 	}
 	return g, nil
 }
@@ -828,29 +825,28 @@ func (d *claimsDecoder) lookupRole(b []byte) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	d.lastRole, d.lastIdx = d.o.roles.names[i], i
+	d.lastRole, d.lastIdx = d.o.roles.Name(i), i
 	return d.lastRole, true
 }
 
 // findRole returns the index of the declared role named b.
 func (d *claimsDecoder) findRole(b []byte) (int, bool) {
 	r := d.o.roles
-	if len(r.names) <= 8 {
-		for i, n := range r.names {
-			if string(b) == n {
+	if n := r.Len(); n <= 8 {
+		for i := range n {
+			if string(b) == r.Name(i) {
 				return i, true
 			}
 		}
 		return 0, false
 	}
-	i, ok := r.index[string(b)]
-	return i, ok
+	return r.Index(string(b))
 }
 
 // roleIndex returns the index in Roles.names of role, a name lookupRole
 // returned: usually the last one, found without a search.
 func (d *claimsDecoder) roleIndex(role string) (uint8, error) {
-	if names := d.o.roles.names; d.lastIdx < len(names) && names[d.lastIdx] == role {
+	if r := d.o.roles; d.lastIdx < r.Len() && r.Name(d.lastIdx) == role {
 		return uint8(d.lastIdx), nil
 	}
 	i, ok := d.findRole([]byte(role))

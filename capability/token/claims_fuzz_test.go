@@ -1,8 +1,10 @@
-package capability
+package token
 
 import (
 	"encoding/json"
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/captest"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -21,7 +23,7 @@ var fuzzMapping = &ClaimMapping{
 //	go test -run XXX -fuzz FuzzDecodeClaims -fuzztime 60s ./capability/
 func FuzzDecodeClaims(f *testing.F) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for kind := KindInt64; kind <= KindText; kind++ {
+	for kind := capability.KindInt64; kind <= capability.KindText; kind++ {
 		for _, prof := range []Profile{ProfileDefault, ProfileCompact} {
 			for range 3 {
 				p := randomClaimsParams(rng, kind)
@@ -58,12 +60,12 @@ func FuzzDecodeClaims(f *testing.F) {
 			f.Add([]byte(s), sel|2<<2|0x80)
 		}
 	}
-	roles, err := Chain("member", "moderator", "admin")
+	roles, err := capability.Chain("member", "moderator", "admin")
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, payload []byte, sel uint8) {
-		kind := GroupKind(sel%3 + 1)
+		kind := capability.GroupKind(sel%3 + 1)
 		maxGrants := []int{1, 3, 1000, 7}[(sel>>2)%4]
 		o := decodeOptions{roles: roles, kind: kind, maxGrants: maxGrants}
 		if sel&0x80 != 0 {
@@ -96,25 +98,25 @@ func FuzzDecodeClaims(f *testing.F) {
 		}
 		p := got.params
 		p.MaxGrants = maxGrants
-		want, err := New(roles, kind, p)
+		want, err := capability.New(roles, kind, p)
 		if err != nil {
 			t.Fatalf("New(decoded): %v", err)
 		}
 		bp := byRole.params
 		bp.MaxGrants = maxGrants
-		var fromHeld *Capability
+		var fromHeld *capability.Capability
 		if byRole.held != nil {
 			if bp.Grants != nil {
 				t.Fatalf("byRole: got both held %v and grants %v", byRole.held, bp.Grants)
 			}
 			fromHeld, err = newFromHeld(roles, kind, bp, byRole.held)
 		} else {
-			fromHeld, err = New(roles, kind, bp)
+			fromHeld, err = capability.New(roles, kind, bp)
 		}
 		if err != nil {
 			t.Fatalf("byRole: building the capability: %v", err)
 		}
-		checkSameCapability(t, fromHeld, want, p.Grants)
+		captest.CheckSameCapability(t, fromHeld, want, p.Grants)
 		o.mapping = nil
 		for _, prof := range []Profile{ProfileDefault, ProfileCompact} {
 			b, err := encodeClaims(got.params, kind, prof)

@@ -1,7 +1,8 @@
-package capability
+package token
 
 import (
 	"fmt"
+	"github.com/keyhole-go/keyhole/capability"
 	"os"
 	"testing"
 	"time"
@@ -9,8 +10,8 @@ import (
 
 // benchClaimsParams returns the params of a realistic token with n grants of
 // serial ids below 10^6 spread over the forum's three roles.
-func benchClaimsParams(n int) Params {
-	p := Params{
+func benchClaimsParams(n int) capability.Params {
+	p := capability.Params{
 		Subject:  "user-8f14e45f-ceea-467f-a9f5-7c1d8a1b2c3d",
 		Issuer:   "https://auth.example.com",
 		Audience: []string{"forum"},
@@ -20,13 +21,13 @@ func benchClaimsParams(n int) Params {
 	}
 	roles := []string{"member", "member", "member", "moderator", "admin"}
 	for i := range n {
-		p.Grants = append(p.Grants, Grant{Group: Int64Group(int64(1 + i*997%999983)), Role: roles[i%len(roles)]})
+		p.Grants = append(p.Grants, capability.Grant{Group: capability.Int64Group(int64(1 + i*997%999983)), Role: roles[i%len(roles)]})
 	}
 	return p
 }
 
 func BenchmarkDecodeClaims(b *testing.B) {
-	r, err := Chain("member", "moderator", "admin")
+	r, err := capability.Chain("member", "moderator", "admin")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,11 +36,11 @@ func BenchmarkDecodeClaims(b *testing.B) {
 		p    Profile
 	}{{"default", ProfileDefault}, {"compact", ProfileCompact}} {
 		for _, n := range []int{3, 100, 1000} {
-			payload, err := encodeClaims(benchClaimsParams(n), KindInt64, prof.p)
+			payload, err := encodeClaims(benchClaimsParams(n), capability.KindInt64, prof.p)
 			if err != nil {
 				b.Fatal(err)
 			}
-			o := decodeOptions{roles: r, kind: KindInt64, maxGrants: 1000}
+			o := decodeOptions{roles: r, kind: capability.KindInt64, maxGrants: 1000}
 			b.Run(fmt.Sprintf("%s/grants=%d", prof.name, n), func(b *testing.B) {
 				b.ReportAllocs()
 				b.SetBytes(int64(len(payload)))
@@ -56,7 +57,7 @@ func BenchmarkDecodeClaims(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := New(r, KindInt64, dc.params); err != nil {
+					if _, err := capability.New(r, capability.KindInt64, dc.params); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -70,7 +71,7 @@ func BenchmarkDecodeClaims(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := newFromHeld(r, KindInt64, dc.params, dc.held); err != nil {
+					if _, err := newFromHeld(r, capability.KindInt64, dc.params, dc.held); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -109,11 +110,11 @@ func TestDecodeClaimsCost(t *testing.T) {
 		p    Profile
 	}{{"default", ProfileDefault}, {"compact", ProfileCompact}} {
 		for _, n := range []int{3, 100, 1000} {
-			payload, err := encodeClaims(benchClaimsParams(n), KindInt64, prof.p)
+			payload, err := encodeClaims(benchClaimsParams(n), capability.KindInt64, prof.p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := decodeOptions{roles: r, kind: KindInt64, maxGrants: 1000}
+			o := decodeOptions{roles: r, kind: capability.KindInt64, maxGrants: 1000}
 			dec := fastest(func() {
 				if _, err := decodeClaims(payload, o); err != nil {
 					t.Fatal(err)
@@ -124,7 +125,7 @@ func TestDecodeClaimsCost(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := New(r, KindInt64, dc.params); err != nil {
+				if _, err := capability.New(r, capability.KindInt64, dc.params); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -135,7 +136,7 @@ func TestDecodeClaimsCost(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := newFromHeld(r, KindInt64, dc.params, dc.held); err != nil {
+				if _, err := newFromHeld(r, capability.KindInt64, dc.params, dc.held); err != nil {
 					t.Fatal(err)
 				}
 			})

@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 
 // ErrJWKS is returned when a JSON Web Key Set cannot be fetched or holds
 // no usable key.
-var ErrJWKS = errors.New("capability: JWKS")
+var ErrJWKS = errors.New("token: JWKS")
 
 // jwksSource is a JWKS URL kept fresh by httprc v3 (the machinery of jwx's
 // jwk.Cache), with a transformer of its own that parses each fetched
@@ -97,13 +97,13 @@ func (t jwksTransformer) Transform(_ context.Context, res *http.Response) (*jwks
 func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now func() time.Time) (*jwksSource, error) {
 	u, err := url.Parse(opts.JWKSURL)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return nil, errors.New("capability: VerifierOptions.JWKSURL is not an absolute URL")
+		return nil, errors.New("token: VerifierOptions.JWKSURL is not an absolute URL")
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 	default:
-		return nil, errors.New("capability: VerifierOptions.JWKSURL must be https (http only for loopback hosts)")
+		return nil, errors.New("token: VerifierOptions.JWKSURL must be https (http only for loopback hosts)")
 	}
 	minRefresh := opts.JWKSMinRefresh
 	if minRefresh == 0 {

@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"crypto/rand"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/keyhole-go/keyhole/capability"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,16 +24,16 @@ const (
 )
 
 // ErrMint is returned when a token cannot be minted.
-var ErrMint = errors.New("capability: cannot mint token")
+var ErrMint = errors.New("token: cannot mint token")
 
 // IssuerOptions configure NewIssuer.
 type IssuerOptions struct {
 	// Issuer is the iss claim of every token. Required.
 	Issuer string
 	// Roles is the role hierarchy grants are checked against. Required.
-	Roles *Roles
+	Roles *capability.Roles
 	// Kind is the kind of the group ids. Required.
-	Kind GroupKind
+	Kind capability.GroupKind
 	// Key is the initial active signer. Required.
 	Key *SigningKey
 	// TTL is the lifetime of a token whose Params.Expiry is zero
@@ -52,8 +53,8 @@ type IssuerOptions struct {
 // concurrent use; Rotate and RemoveKey swap an immutable key set atomically.
 type Issuer struct {
 	iss     string
-	roles   *Roles
-	kind    GroupKind
+	roles   *capability.Roles
+	kind    capability.GroupKind
 	ttl     time.Duration
 	maxTTL  time.Duration
 	profile Profile
@@ -79,19 +80,19 @@ type issuerKeys struct {
 func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 	switch {
 	case opts.Issuer == "":
-		return nil, fmt.Errorf("capability: IssuerOptions.Issuer is required")
+		return nil, fmt.Errorf("token: IssuerOptions.Issuer is required")
 	case opts.Roles == nil:
-		return nil, fmt.Errorf("capability: IssuerOptions.Roles is required")
+		return nil, fmt.Errorf("token: IssuerOptions.Roles is required")
 	case !opts.Kind.Valid():
-		return nil, fmt.Errorf("capability: IssuerOptions.Kind is required")
+		return nil, fmt.Errorf("token: IssuerOptions.Kind is required")
 	case opts.Key == nil:
-		return nil, fmt.Errorf("capability: IssuerOptions.Key is required")
+		return nil, fmt.Errorf("token: IssuerOptions.Key is required")
 	case opts.TTL < 0:
-		return nil, fmt.Errorf("capability: IssuerOptions.TTL is negative")
+		return nil, fmt.Errorf("token: IssuerOptions.TTL is negative")
 	case opts.MaxTTL < 0:
-		return nil, fmt.Errorf("capability: IssuerOptions.MaxTTL is negative")
+		return nil, fmt.Errorf("token: IssuerOptions.MaxTTL is negative")
 	case opts.Profile != ProfileDefault && opts.Profile != ProfileCompact:
-		return nil, fmt.Errorf("capability: IssuerOptions.Profile %d is unknown", opts.Profile)
+		return nil, fmt.Errorf("token: IssuerOptions.Profile %d is unknown", opts.Profile)
 	}
 	is := &Issuer{
 		iss:     opts.Issuer,
@@ -109,7 +110,7 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 		is.maxTTL = DefaultMaxTTL
 	}
 	if is.ttl > is.maxTTL {
-		return nil, fmt.Errorf("capability: IssuerOptions.TTL %v exceeds MaxTTL %v", is.ttl, is.maxTTL)
+		return nil, fmt.Errorf("token: IssuerOptions.TTL %v exceeds MaxTTL %v", is.ttl, is.maxTTL)
 	}
 	if is.now == nil {
 		is.now = time.Now
@@ -124,7 +125,7 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 // an error. p must have at least one audience (a token for every audience is
 // not minted). The grants are validated through New, so a token is never
 // minted for a capability that could not be built.
-func (is *Issuer) Mint(p Params) (string, error) {
+func (is *Issuer) Mint(p capability.Params) (string, error) {
 	now := is.now().Truncate(time.Second)
 	p.Issuer = is.iss
 	p.IssuedAt = now
@@ -151,7 +152,7 @@ func (is *Issuer) Mint(p Params) (string, error) {
 		return "", fmt.Errorf("%w: %w", ErrMint, err)
 	}
 	p.ID = base64.RawURLEncoding.EncodeToString(jti[:])
-	if _, err := New(is.roles, is.kind, p); err != nil {
+	if _, err := capability.New(is.roles, is.kind, p); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrMint, err)
 	}
 	payload, err := encodeClaims(p, is.kind, is.profile)
@@ -198,7 +199,7 @@ func (a Algorithm) jwa() jwa.SignatureAlgorithm {
 // key. Rotate panics if next is nil.
 func (is *Issuer) Rotate(next *SigningKey) {
 	if next == nil {
-		panic("capability: Issuer.Rotate with a nil key")
+		panic("token: Issuer.Rotate with a nil key")
 	}
 	is.mu.Lock()
 	defer is.mu.Unlock()
@@ -236,10 +237,10 @@ func (is *Issuer) RemoveKey(kid string) error {
 }
 
 // Roles returns the role hierarchy the issuer's grants are checked against.
-func (is *Issuer) Roles() *Roles { return is.roles }
+func (is *Issuer) Roles() *capability.Roles { return is.roles }
 
 // Kind returns the kind of the issuer's group ids.
-func (is *Issuer) Kind() GroupKind { return is.kind }
+func (is *Issuer) Kind() capability.GroupKind { return is.kind }
 
 // MaxTTL returns the upper bound of any token's lifetime.
 func (is *Issuer) MaxTTL() time.Duration { return is.maxTTL }
@@ -286,12 +287,12 @@ func buildJWKS(keys []*SigningKey) ([]byte, error) {
 			return nil, err
 		}
 		if err := set.AddKey(jk); err != nil {
-			return nil, fmt.Errorf("capability: JWKS: %w", err)
+			return nil, fmt.Errorf("token: JWKS: %w", err)
 		}
 	}
 	b, err := json.Marshal(set)
 	if err != nil {
-		return nil, fmt.Errorf("capability: JWKS: %w", err)
+		return nil, fmt.Errorf("token: JWKS: %w", err)
 	}
 	return b, nil
 }
@@ -304,16 +305,16 @@ func (k PublicKey) jwk() (jwk.Key, error) {
 	}
 	jk, err := jwk.Import(k.key)
 	if err != nil {
-		return nil, fmt.Errorf("capability: JWKS: %w", err)
+		return nil, fmt.Errorf("token: JWKS: %w", err)
 	}
 	if err := jk.Set(jwk.KeyIDKey, k.kid); err != nil {
-		return nil, fmt.Errorf("capability: JWKS: %w", err)
+		return nil, fmt.Errorf("token: JWKS: %w", err)
 	}
 	if err := jk.Set(jwk.AlgorithmKey, k.alg.jwa()); err != nil {
-		return nil, fmt.Errorf("capability: JWKS: %w", err)
+		return nil, fmt.Errorf("token: JWKS: %w", err)
 	}
 	if err := jk.Set(jwk.KeyUsageKey, jwk.ForSignature); err != nil {
-		return nil, fmt.Errorf("capability: JWKS: %w", err)
+		return nil, fmt.Errorf("token: JWKS: %w", err)
 	}
 	return jk, nil
 }

@@ -1,8 +1,9 @@
-package capability
+package token
 
 import (
 	"errors"
 	"fmt"
+	"github.com/keyhole-go/keyhole/capability"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -17,7 +18,7 @@ import (
 )
 
 // claimsOpts returns decode options for the forum roles.
-func claimsOpts(t testing.TB, kind GroupKind, maxGrants int) decodeOptions {
+func claimsOpts(t testing.TB, kind capability.GroupKind, maxGrants int) decodeOptions {
 	t.Helper()
 	return decodeOptions{roles: forumRoles(t), kind: kind, maxGrants: maxGrants}
 }
@@ -31,19 +32,19 @@ func TestEncodeClaimsDefault(t *testing.T) {
 	u := [16]byte{0x0b, 0x8e, 0x6a, 0x6c, 0x3f, 0x1c, 0x4d, 0x8e, 0x9a, 0x51, 0x2f, 0x1f, 0x0c, 0x3f, 0x8a, 0x10}
 	tests := []struct {
 		name string
-		kind GroupKind
-		p    Params
+		kind capability.GroupKind
+		p    capability.Params
 		want string
 	}{
 		{
 			name: "int64, one audience, unsorted grants",
-			kind: KindInt64,
-			p: Params{
+			kind: capability.KindInt64,
+			p: capability.Params{
 				Subject: "alice", Issuer: "https://auth.example.com", Audience: []string{"forum"}, ID: "j1",
 				IssuedAt: claimsIat, Expiry: claimsExp,
-				Grants: []Grant{
-					{Int64Group(math.MaxInt64), "member"}, {Int64Group(7), "moderator"}, {Int64Group(7), "member"},
-					{Int64Group(math.MinInt64), "member"}, {Int64Group(7), "member"}, {Int64Group(3), RoleNone},
+				Grants: []capability.Grant{
+					{Group: capability.Int64Group(math.MaxInt64), Role: "member"}, {Group: capability.Int64Group(7), Role: "moderator"}, {Group: capability.Int64Group(7), Role: "member"},
+					{Group: capability.Int64Group(math.MinInt64), Role: "member"}, {Group: capability.Int64Group(7), Role: "member"}, {Group: capability.Int64Group(3), Role: capability.RoleNone},
 				},
 			},
 			want: `{"sub":"alice","iss":"https://auth.example.com","aud":"forum","jti":"j1","iat":1795000000,"exp":1795000900,` +
@@ -52,26 +53,26 @@ func TestEncodeClaimsDefault(t *testing.T) {
 		},
 		{
 			name: "uuid, two audiences, admin, no iat",
-			kind: KindUUID,
-			p: Params{
+			kind: capability.KindUUID,
+			p: capability.Params{
 				Subject: "bob", Audience: []string{"forum", "wiki"}, Expiry: claimsExp, Admin: true,
-				Grants: []Grant{{UUIDGroup(u), "admin"}},
+				Grants: []capability.Grant{{Group: capability.UUIDGroup(u), Role: "admin"}},
 			},
 			want: `{"sub":"bob","aud":["forum","wiki"],"exp":1795000900,"admin":true,` +
 				`"permissions":[{"group":"0b8e6a6c-3f1c-4d8e-9a51-2f1f0c3f8a10","role":"admin"}]}`,
 		},
 		{
 			name: "text, escaped strings, no grants",
-			kind: KindText,
-			p: Params{
+			kind: capability.KindText,
+			p: capability.Params{
 				Subject: "quote\" backslash\\ tab\t ctl\x01 é", Expiry: claimsExp,
 			},
 			want: `{"sub":"quote\" backslash\\ tab\t ctl\u0001 é","exp":1795000900,"permissions":[]}`,
 		},
 		{
 			name: "text group ids are JSON strings",
-			kind: KindText,
-			p:    Params{Expiry: claimsExp, Grants: []Grant{{TextGroup(`a"b`), "member"}}},
+			kind: capability.KindText,
+			p:    capability.Params{Expiry: claimsExp, Grants: []capability.Grant{{Group: capability.TextGroup(`a"b`), Role: "member"}}},
 			want: `{"exp":1795000900,"permissions":[{"group":"a\"b","role":"member"}]}`,
 		},
 	}
@@ -89,34 +90,34 @@ func TestEncodeClaimsDefault(t *testing.T) {
 }
 
 func TestEncodeClaimsRejects(t *testing.T) {
-	ok := Params{Expiry: claimsExp}
+	ok := capability.Params{Expiry: claimsExp}
 	tests := []struct {
 		name    string
-		kind    GroupKind
+		kind    capability.GroupKind
 		profile Profile
-		edit    func(p *Params)
+		edit    func(p *capability.Params)
 	}{
-		{"zero expiry", KindInt64, ProfileDefault, func(p *Params) { p.Expiry = time.Time{} }},
-		{"expiry before 1970", KindInt64, ProfileDefault, func(p *Params) { p.Expiry = time.Unix(-5, 0) }},
-		{"expiry at the epoch", KindInt64, ProfileDefault, func(p *Params) { p.Expiry = time.Unix(0, 0) }},
-		{"expiry after 9999", KindInt64, ProfileDefault, func(p *Params) { p.Expiry = time.Unix(maxNumericDate+1, 0) }},
-		{"iat before 1970", KindInt64, ProfileDefault, func(p *Params) { p.IssuedAt = time.Unix(-1, 0) }},
-		{"subject with invalid UTF-8", KindInt64, ProfileDefault, func(p *Params) { p.Subject = "a\xffb" }},
-		{"subject with NUL", KindInt64, ProfileDefault, func(p *Params) { p.Subject = "a\x00b" }},
-		{"audience with NUL", KindInt64, ProfileDefault, func(p *Params) { p.Audience = []string{"a\x00"} }},
-		{"group of another kind", KindInt64, ProfileDefault, func(p *Params) { p.Grants = []Grant{{TextGroup("x"), "member"}} }},
-		{"zero group", KindInt64, ProfileCompact, func(p *Params) { p.Grants = []Grant{{Group{}, "member"}} }},
-		{"invalid role name", KindInt64, ProfileCompact, func(p *Params) { p.Grants = []Grant{{Int64Group(1), `me"mber`}} }},
-		{"invalid text id", KindText, ProfileDefault, func(p *Params) { p.Grants = []Grant{{TextGroup(""), "member"}} }},
-		{"unknown kind", GroupKind(9), ProfileDefault, func(p *Params) {}},
-		{"unknown profile", KindInt64, Profile(7), func(p *Params) {}},
+		{"zero expiry", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Expiry = time.Time{} }},
+		{"expiry before 1970", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Expiry = time.Unix(-5, 0) }},
+		{"expiry at the epoch", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Expiry = time.Unix(0, 0) }},
+		{"expiry after 9999", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Expiry = time.Unix(maxNumericDate+1, 0) }},
+		{"iat before 1970", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.IssuedAt = time.Unix(-1, 0) }},
+		{"subject with invalid UTF-8", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Subject = "a\xffb" }},
+		{"subject with NUL", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Subject = "a\x00b" }},
+		{"audience with NUL", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Audience = []string{"a\x00"} }},
+		{"group of another kind", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.TextGroup("x"), Role: "member"}} }},
+		{"zero group", capability.KindInt64, ProfileCompact, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.Group{}, Role: "member"}} }},
+		{"invalid role name", capability.KindInt64, ProfileCompact, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.Int64Group(1), Role: `me"mber`}} }},
+		{"invalid text id", capability.KindText, ProfileDefault, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.TextGroup(""), Role: "member"}} }},
+		{"unknown kind", capability.GroupKind(9), ProfileDefault, func(p *capability.Params) {}},
+		{"unknown profile", capability.KindInt64, Profile(7), func(p *capability.Params) {}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := ok
 			tt.edit(&p)
 			got, err := encodeClaims(p, tt.kind, tt.profile)
-			if !errors.Is(err, ErrBadCapability) {
+			if !errors.Is(err, capability.ErrBadCapability) {
 				t.Errorf("got %s, %v; want ErrBadCapability", got, err)
 			}
 		})
@@ -129,7 +130,7 @@ const claimsBase = `{"sub":"u","exp":1795000900`
 func TestDecodeClaimsRejects(t *testing.T) {
 	tests := []struct {
 		name    string
-		kind    GroupKind // 0: KindInt64
+		kind    capability.GroupKind // 0: KindInt64
 		payload string
 		want    error // ErrClaims unless set
 	}{
@@ -235,13 +236,13 @@ func TestDecodeClaimsRejects(t *testing.T) {
 		{name: "group null", payload: claimsBase + `,"permissions":[{"group":null,"role":"member"}]}`},
 		{name: "group bool", payload: claimsBase + `,"permissions":[{"group":true,"role":"member"}]}`},
 		{name: "group object", payload: claimsBase + `,"permissions":[{"group":{},"role":"member"}]}`},
-		{name: "uuid group as number", kind: KindUUID, payload: claimsBase + `,"permissions":[{"group":1,"role":"member"}]}`},
-		{name: "uuid group not a uuid", kind: KindUUID, payload: claimsBase + `,"permissions":[{"group":"0b8e6a6c3f1c4d8e9a512f1f0c3f8a10","role":"member"}]}`},
-		{name: "uuid group with braces", kind: KindUUID, payload: claimsBase + `,"permissions":[{"group":"{0b8e6a6c-3f1c-4d8e-9a51-2f1f0c3f8a10}","role":"member"}]}`},
-		{name: "text group empty", kind: KindText, payload: claimsBase + `,"permissions":[{"group":"","role":"member"}]}`},
-		{name: "text group NUL", kind: KindText, payload: claimsBase + `,"permissions":[{"group":"a\u0000","role":"member"}]}`},
-		{name: "text group number", kind: KindText, payload: claimsBase + `,"permissions":[{"group":1,"role":"member"}]}`},
-		{name: "text group too long", kind: KindText, payload: claimsBase + `,"permissions":[{"group":"` + strings.Repeat("x", MaxTextGroupLen+1) + `","role":"member"}]}`},
+		{name: "uuid group as number", kind: capability.KindUUID, payload: claimsBase + `,"permissions":[{"group":1,"role":"member"}]}`},
+		{name: "uuid group not a uuid", kind: capability.KindUUID, payload: claimsBase + `,"permissions":[{"group":"0b8e6a6c3f1c4d8e9a512f1f0c3f8a10","role":"member"}]}`},
+		{name: "uuid group with braces", kind: capability.KindUUID, payload: claimsBase + `,"permissions":[{"group":"{0b8e6a6c-3f1c-4d8e-9a51-2f1f0c3f8a10}","role":"member"}]}`},
+		{name: "text group empty", kind: capability.KindText, payload: claimsBase + `,"permissions":[{"group":"","role":"member"}]}`},
+		{name: "text group NUL", kind: capability.KindText, payload: claimsBase + `,"permissions":[{"group":"a\u0000","role":"member"}]}`},
+		{name: "text group number", kind: capability.KindText, payload: claimsBase + `,"permissions":[{"group":1,"role":"member"}]}`},
+		{name: "text group too long", kind: capability.KindText, payload: claimsBase + `,"permissions":[{"group":"` + strings.Repeat("x", capability.MaxTextGroupLen+1) + `","role":"member"}]}`},
 		{name: "both profiles", payload: claimsBase + `,"permissions":[],"grants":{}}`},
 		{name: "too many grants", payload: claimsBase + `,"permissions":[{"group":1,"role":"member"},{"group":2,"role":"member"},{"group":3,"role":"member"},{"group":4,"role":"member"}]}`, want: ErrTooManyGrants},
 		{name: "too many grants, third malformed", payload: claimsBase + `,"permissions":[{"group":1,"role":"member"},{"group":2,"role":"member"},{"group":3,"role":"member"},` + "\xff", want: ErrTooManyGrants}, // the count comes first
@@ -266,7 +267,7 @@ func TestDecodeClaimsRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			kind := tt.kind
 			if kind == 0 {
-				kind = KindInt64
+				kind = capability.KindInt64
 			}
 			want := tt.want
 			if want == nil {
@@ -294,7 +295,7 @@ func TestDecodeClaimsRejects(t *testing.T) {
 func TestDecodeClaimsErrorHidesValues(t *testing.T) {
 	payload := `{"sub":"SECRET-SUB","exp":1795000900,"permissions":[{"group":1,"role":"SECRET-ROLE"}],"SECRET-CLAIM":[1,}`
 	for _, p := range []string{payload, `{"sub":"SECRET-SUB","exp":1795000900,"permissions":[{"group":1,"role":"SECRET-ROLE"}]}`} {
-		_, err := decodeClaims([]byte(p), claimsOpts(t, KindInt64, 10))
+		_, err := decodeClaims([]byte(p), claimsOpts(t, capability.KindInt64, 10))
 		if err == nil {
 			t.Fatalf("decodeClaims(%s) = nil error, want one", p)
 		}
@@ -308,33 +309,33 @@ func TestDecodeClaimsAccepts(t *testing.T) {
 	u := [16]byte{0x0b, 0x8e, 0x6a, 0x6c, 0x3f, 0x1c, 0x4d, 0x8e, 0x9a, 0x51, 0x2f, 0x1f, 0x0c, 0x3f, 0x8a, 0x10}
 	tests := []struct {
 		name    string
-		kind    GroupKind
+		kind    capability.GroupKind
 		payload string
 		want    decodedClaims
 	}{
 		{
 			name:    "minimal",
 			payload: `{"exp":1795000900}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp}},
 		},
 		{
 			name:    "admin false is accepted and means no admin",
 			payload: `{"exp":1795000900,"admin":false}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp}},
 		},
 		{
 			name:    "admin true",
 			payload: `{"exp":1795000900,"admin":true}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp, Admin: true}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp, Admin: true}},
 		},
 		{
 			name: "all registered claims, whitespace, escaped key, unknown claims ignored",
 			payload: " \t\r\n{ \"s\\u0075b\" : \"al\\\"ice\\u00e9\\ud83d\\ude00\" , \"iss\":\"i\",\"aud\":[\"a\",\"b\"],\"jti\":\"j\",\"iat\":1795000000,\"nbf\":1795000001,\"exp\":1795000900," +
 				`"x":{"deep":[1,-0.5e-3,2E+10,true,false,null,"s",{"a":{}}]},"y":null,"permissions" : [ { "role" : "member" , "group" : 5 } ] } ` + "\n",
 			want: decodedClaims{
-				params: Params{
+				params: capability.Params{
 					Subject: "al\"iceé😀", Issuer: "i", Audience: []string{"a", "b"}, ID: "j",
-					IssuedAt: claimsIat, Expiry: claimsExp, Grants: []Grant{{Int64Group(5), "member"}},
+					IssuedAt: claimsIat, Expiry: claimsExp, Grants: []capability.Grant{{Group: capability.Int64Group(5), Role: "member"}},
 				},
 				notBefore: time.Unix(1795000001, 0).UTC(),
 				hasIAT:    true,
@@ -343,48 +344,48 @@ func TestDecodeClaimsAccepts(t *testing.T) {
 		{
 			name:    "empty audience array",
 			payload: `{"exp":1795000900,"aud":[]}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp}},
 		},
 		{
 			name:    "int64 bounds are exact",
 			payload: `{"exp":1795000900,"permissions":[{"group":9223372036854775807,"role":"member"},{"group":-9223372036854775808,"role":"admin"},{"group":9007199254740993,"role":"member"}]}`,
-			want: decodedClaims{params: Params{Expiry: claimsExp, Grants: []Grant{
-				{Int64Group(math.MaxInt64), "member"}, {Int64Group(math.MinInt64), "admin"}, {Int64Group(1<<53 + 1), "member"},
+			want: decodedClaims{params: capability.Params{Expiry: claimsExp, Grants: []capability.Grant{
+				{Group: capability.Int64Group(math.MaxInt64), Role: "member"}, {Group: capability.Int64Group(math.MinInt64), Role: "admin"}, {Group: capability.Int64Group(1<<53 + 1), Role: "member"},
 			}}},
 		},
 		{
 			name:    "uppercase uuid in the default profile",
-			kind:    KindUUID,
+			kind:    capability.KindUUID,
 			payload: `{"exp":1795000900,"permissions":[{"group":"0B8E6A6C-3F1C-4D8E-9A51-2F1F0C3F8A10","role":"member"}]}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp, Grants: []Grant{{UUIDGroup(u), "member"}}}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp, Grants: []capability.Grant{{Group: capability.UUIDGroup(u), Role: "member"}}}},
 		},
 		{
 			name:    "text group with escapes",
-			kind:    KindText,
+			kind:    capability.KindText,
 			payload: `{"exp":1795000900,"permissions":[{"group":"a\"b\u00e9","role":"member"}]}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp, Grants: []Grant{{TextGroup("a\"bé"), "member"}}}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp, Grants: []capability.Grant{{Group: capability.TextGroup("a\"bé"), Role: "member"}}}},
 		},
 		{
 			name:    "exp at the upper bound",
 			payload: `{"exp":253402300799}`,
-			want:    decodedClaims{params: Params{Expiry: time.Unix(maxNumericDate, 0).UTC()}},
+			want:    decodedClaims{params: capability.Params{Expiry: time.Unix(maxNumericDate, 0).UTC()}},
 		},
 		{
 			name:    "iat zero is a time",
 			payload: `{"exp":1795000900,"iat":0}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp, IssuedAt: time.Unix(0, 0).UTC()}, hasIAT: true},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp, IssuedAt: time.Unix(0, 0).UTC()}, hasIAT: true},
 		},
 		{
 			name:    "unknown claim nested just within the depth limit",
 			payload: `{"exp":1795000900,"x":` + strings.Repeat("[", maxClaimsDepth-1) + strings.Repeat("]", maxClaimsDepth-1) + `}`,
-			want:    decodedClaims{params: Params{Expiry: claimsExp}},
+			want:    decodedClaims{params: capability.Params{Expiry: claimsExp}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kind := tt.kind
 			if kind == 0 {
-				kind = KindInt64
+				kind = capability.KindInt64
 			}
 			got, err := decodeClaims([]byte(tt.payload), claimsOpts(t, kind, 10))
 			if err != nil {
@@ -400,9 +401,9 @@ func TestDecodeClaimsAccepts(t *testing.T) {
 func TestDecodeClaimsMisconfigured(t *testing.T) {
 	r := forumRoles(t)
 	for _, o := range []decodeOptions{
-		{kind: KindInt64, maxGrants: 1},
+		{kind: capability.KindInt64, maxGrants: 1},
 		{roles: r, maxGrants: 1},
-		{roles: r, kind: KindInt64},
+		{roles: r, kind: capability.KindInt64},
 	} {
 		if _, err := decodeClaims([]byte(`{"exp":1795000900}`), o); !errors.Is(err, ErrClaims) {
 			t.Errorf("decodeClaims with %+v: got %v, want ErrClaims", o, err)
@@ -413,7 +414,7 @@ func TestDecodeClaimsMisconfigured(t *testing.T) {
 // TestInt64Bounds encodes and decodes the extreme int64 ids, next to
 // neighbours whose gaps are extreme too, in both profiles.
 func TestInt64Bounds(t *testing.T) {
-	o := claimsOpts(t, KindInt64, 1000)
+	o := claimsOpts(t, capability.KindInt64, 1000)
 	sets := [][]int64{
 		{math.MaxInt64},
 		{math.MinInt64},
@@ -426,11 +427,11 @@ func TestInt64Bounds(t *testing.T) {
 	}
 	for _, ids := range sets {
 		for _, prof := range []Profile{ProfileDefault, ProfileCompact} {
-			p := Params{Expiry: claimsExp}
+			p := capability.Params{Expiry: claimsExp}
 			for _, id := range ids {
-				p.Grants = append(p.Grants, Grant{Int64Group(id), "member"}, Grant{Int64Group(id), "admin"})
+				p.Grants = append(p.Grants, capability.Grant{Group: capability.Int64Group(id), Role: "member"}, capability.Grant{Group: capability.Int64Group(id), Role: "admin"})
 			}
-			b, err := encodeClaims(p, KindInt64, prof)
+			b, err := encodeClaims(p, capability.KindInt64, prof)
 			if err != nil {
 				t.Fatalf("encodeClaims(%v, %d): %v", ids, prof, err)
 			}
@@ -448,9 +449,9 @@ func TestInt64Bounds(t *testing.T) {
 // randomClaimsParams returns random params of the given kind, with grants of
 // the forum roles (and some of RoleNone), duplicates, extreme ids and
 // strings that need escaping.
-func randomClaimsParams(rng *rand.Rand, kind GroupKind) Params {
+func randomClaimsParams(rng *rand.Rand, kind capability.GroupKind) capability.Params {
 	strs := []string{"", "alice", "a\"b\\c", "tab\tnl\nctl\x01\x1f", "é😀\u2028", "x/y<z>&", strings.Repeat("long", 40)}
-	p := Params{
+	p := capability.Params{
 		Subject: strs[rng.IntN(len(strs))],
 		Issuer:  strs[rng.IntN(len(strs))],
 		ID:      strs[rng.IntN(len(strs))],
@@ -463,43 +464,43 @@ func randomClaimsParams(rng *rand.Rand, kind GroupKind) Params {
 	for range rng.IntN(4) {
 		p.Audience = append(p.Audience, strs[rng.IntN(len(strs))])
 	}
-	roles := []string{"member", "moderator", "admin", RoleNone}
+	roles := []string{"member", "moderator", "admin", capability.RoleNone}
 	n := rng.IntN(60)
 	if rng.IntN(10) == 0 {
 		n = 1000
 	}
 	base := rng.Int64()
 	for range n {
-		var g Group
+		var g capability.Group
 		switch kind {
-		case KindInt64:
+		case capability.KindInt64:
 			switch rng.IntN(6) {
 			case 0:
-				g = Int64Group([]int64{math.MinInt64, math.MinInt64 + 1, -1, 0, 1, math.MaxInt64 - 1, math.MaxInt64}[rng.IntN(7)])
+				g = capability.Int64Group([]int64{math.MinInt64, math.MinInt64 + 1, -1, 0, 1, math.MaxInt64 - 1, math.MaxInt64}[rng.IntN(7)])
 			case 1:
-				g = Int64Group(rng.Int64() - rng.Int64())
+				g = capability.Int64Group(rng.Int64() - rng.Int64())
 			case 2:
-				g = Int64Group(rng.Int64N(1e6))
+				g = capability.Int64Group(rng.Int64N(1e6))
 			default:
-				g = Int64Group(base + rng.Int64N(5000))
+				g = capability.Int64Group(base + rng.Int64N(5000))
 			}
-		case KindUUID:
+		case capability.KindUUID:
 			var u [16]byte
 			for i := range u {
 				u[i] = byte(rng.IntN(4)) // few distinct values: duplicates
 			}
-			g = UUIDGroup(u)
-		case KindText:
-			g = TextGroup([]string{"a", "b", "é", "a\"b", "x\\y", "😀", "ctl\x01", strings.Repeat("z", MaxTextGroupLen-2)}[rng.IntN(8)] + fmt.Sprint(rng.IntN(20)))
+			g = capability.UUIDGroup(u)
+		case capability.KindText:
+			g = capability.TextGroup([]string{"a", "b", "é", "a\"b", "x\\y", "😀", "ctl\x01", strings.Repeat("z", capability.MaxTextGroupLen-2)}[rng.IntN(8)] + fmt.Sprint(rng.IntN(20)))
 		}
-		p.Grants = append(p.Grants, Grant{Group: g, Role: roles[rng.IntN(len(roles))]})
+		p.Grants = append(p.Grants, capability.Grant{Group: g, Role: roles[rng.IntN(len(roles))]})
 	}
 	return p
 }
 
 // wantDecoded is what decoding the encoding of p must give.
-func wantDecoded(p Params) decodedClaims {
-	want := decodedClaims{params: Params{
+func wantDecoded(p capability.Params) decodedClaims {
+	want := decodedClaims{params: capability.Params{
 		Subject: p.Subject, Issuer: p.Issuer, ID: p.ID, Admin: p.Admin,
 		Expiry: time.Unix(p.Expiry.Unix(), 0).UTC(),
 		Grants: canonicalGrants(p.Grants),
@@ -528,7 +529,7 @@ func TestClaimsRoundTrip(t *testing.T) {
 	}
 	t.Logf("seed %d (set KEYHOLE_SEED to change)", seed)
 	rng := rand.New(rand.NewPCG(seed, 42))
-	for _, kind := range []GroupKind{KindInt64, KindUUID, KindText} {
+	for _, kind := range []capability.GroupKind{capability.KindInt64, capability.KindUUID, capability.KindText} {
 		for _, prof := range []Profile{ProfileDefault, ProfileCompact} {
 			o := claimsOpts(t, kind, 1000)
 			for i := range 100 {
@@ -551,7 +552,7 @@ func TestClaimsRoundTrip(t *testing.T) {
 					t.Fatalf("seed %d: re-encoding: got %s, %v; want %s", seed, again, err, b)
 				}
 				// And New accepts it.
-				if _, err := New(o.roles, kind, got.params); err != nil {
+				if _, err := capability.New(o.roles, kind, got.params); err != nil {
 					t.Fatalf("seed %d: New: %v", seed, err)
 				}
 			}
@@ -597,28 +598,28 @@ func TestCheckStrictJSONObject(t *testing.T) {
 // takes exactly the canonical ones and agrees with grantObject on them.
 func TestFastGrantObject(t *testing.T) {
 	tests := []struct {
-		kind GroupKind
+		kind capability.GroupKind
 		in   string
 		fast bool
 	}{
-		{KindInt64, `{"group":123,"role":"member"}`, true},
-		{KindInt64, `{"group":999999999999999999,"role":"admin"}`, true},
-		{KindInt64, `{"group":9223372036854775807,"role":"admin"}`, true},
-		{KindInt64, `{"group":-5,"role":"moderator"}`, true},
-		{KindInt64, `{"group":0,"role":"member"}`, true},
-		{KindUUID, `{"group":"0b8e6a6c-3f1c-4d8e-9a51-2f1f0c3f8a10","role":"member"}`, true},
-		{KindText, `{"group":"a\"b","role":"member"}`, true},
-		{KindInt64, `{"group": 123,"role":"member"}`, false},
-		{KindInt64, `{"group":123, "role":"member"}`, false},
-		{KindInt64, `{"role":"member","group":123}`, false},
-		{KindInt64, `{"group":123,"role":"member" }`, false},
-		{KindInt64, `{"group":123,"role":"mem\u0062er"}`, false},
-		{KindInt64, `{"group":1.5,"role":"member"}`, false},
-		{KindInt64, `{"group":12345678901234567890,"role":"member"}`, false},
-		{KindInt64, `{"group":"1","role":"member"}`, false},
-		{KindInt64, `{"group":1,"role":"member","x":1}`, false},
-		{KindInt64, `{"group":1,"role":"Member"}`, false},
-		{KindInt64, `{"group":1,"role":"member"`, false},
+		{capability.KindInt64, `{"group":123,"role":"member"}`, true},
+		{capability.KindInt64, `{"group":999999999999999999,"role":"admin"}`, true},
+		{capability.KindInt64, `{"group":9223372036854775807,"role":"admin"}`, true},
+		{capability.KindInt64, `{"group":-5,"role":"moderator"}`, true},
+		{capability.KindInt64, `{"group":0,"role":"member"}`, true},
+		{capability.KindUUID, `{"group":"0b8e6a6c-3f1c-4d8e-9a51-2f1f0c3f8a10","role":"member"}`, true},
+		{capability.KindText, `{"group":"a\"b","role":"member"}`, true},
+		{capability.KindInt64, `{"group": 123,"role":"member"}`, false},
+		{capability.KindInt64, `{"group":123, "role":"member"}`, false},
+		{capability.KindInt64, `{"role":"member","group":123}`, false},
+		{capability.KindInt64, `{"group":123,"role":"member" }`, false},
+		{capability.KindInt64, `{"group":123,"role":"mem\u0062er"}`, false},
+		{capability.KindInt64, `{"group":1.5,"role":"member"}`, false},
+		{capability.KindInt64, `{"group":12345678901234567890,"role":"member"}`, false},
+		{capability.KindInt64, `{"group":"1","role":"member"}`, false},
+		{capability.KindInt64, `{"group":1,"role":"member","x":1}`, false},
+		{capability.KindInt64, `{"group":1,"role":"Member"}`, false},
+		{capability.KindInt64, `{"group":1,"role":"member"`, false},
 	}
 	for _, tt := range tests {
 		d := claimsDecoder{s: scanner{b: []byte(tt.in + `]`), maxDepth: maxClaimsDepth}, o: claimsOpts(t, tt.kind, 10)}
@@ -670,8 +671,8 @@ func TestDecodeClaimsDetail(t *testing.T) {
 		{`{"exp":1,"permissions":[{"group":1,"role":"member"},{"group":2,"role":"member"}]}`, "too many grants: permissions: more grants than allowed"},
 	}
 	for _, tt := range tests {
-		_, err := decodeClaims([]byte(tt.payload), claimsOpts(t, KindInt64, 1))
-		if want := "capability: invalid token: " + tt.want; err == nil || err.Error() != want {
+		_, err := decodeClaims([]byte(tt.payload), claimsOpts(t, capability.KindInt64, 1))
+		if want := "token: invalid token: " + tt.want; err == nil || err.Error() != want {
 			t.Errorf("decodeClaims(%s):\ngot  %v\nwant %s", tt.payload, err, want)
 		}
 	}
@@ -697,7 +698,7 @@ func TestTooManyGrantsAllocatesLittle(t *testing.T) {
 		many.String(),
 		`{"exp":1795000900,"grants":{"member":"` + huge + `"}}`,
 	} {
-		o := claimsOpts(t, KindInt64, 10)
+		o := claimsOpts(t, capability.KindInt64, 10)
 		b := []byte(payload)
 		per := uint64(math.MaxUint64)
 		for range 3 { // the least of three: other goroutines allocate too

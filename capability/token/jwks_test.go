@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -81,7 +82,7 @@ func jwksVerifier(t *testing.T, url string, clock *fakeClock, mod func(*Verifier
 	t.Helper()
 	opts := VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA, ES256, RS256},
-		JWKSURL: url, Roles: vtRoles(t), Kind: KindInt64, Now: clock.Now,
+		JWKSURL: url, Roles: vtRoles(t), Kind: capability.KindInt64, Now: clock.Now,
 	}
 	if mod != nil {
 		mod(&opts)
@@ -257,7 +258,7 @@ func TestJWKSMaxStale(t *testing.T) {
 	v := jwksVerifier(t, srv.URL, clock, func(o *VerifierOptions) { o.JWKSMaxStale = 2 * time.Hour })
 	srv.serve(http.StatusServiceUnavailable, nil)
 	clock.Advance(2 * time.Hour)
-	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: vtRoles(t), Kind: KindInt64, Key: ed, Now: clock.Now})
+	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: vtRoles(t), Kind: capability.KindInt64, Key: ed, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestJWKSMaxStale(t *testing.T) {
 	}
 	if _, err := NewVerifier(context.Background(), VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
-		JWKSURL: srv.URL, JWKSMaxStale: -1, Roles: vtRoles(t), Kind: KindInt64,
+		JWKSURL: srv.URL, JWKSMaxStale: -1, Roles: vtRoles(t), Kind: capability.KindInt64,
 	}); err == nil || !strings.Contains(err.Error(), "JWKSMaxStale") {
 		t.Errorf("negative JWKSMaxStale: got %v, want an error naming it", err)
 	}
@@ -355,7 +356,7 @@ func TestJWKSConstruction(t *testing.T) {
 			srv.serve(tt.status, []byte(tt.doc))
 			v, err := NewVerifier(context.Background(), VerifierOptions{
 				Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
-				JWKSURL: srv.URL, Roles: vtRoles(t), Kind: KindInt64,
+				JWKSURL: srv.URL, Roles: vtRoles(t), Kind: capability.KindInt64,
 			})
 			if !errors.Is(err, ErrJWKS) {
 				if v != nil {
@@ -478,7 +479,7 @@ func TestJWKSTimeout(t *testing.T) {
 	_, err := NewVerifier(context.Background(), VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
 		JWKSURL: srv.URL, HTTPClient: &http.Client{Timeout: 100 * time.Millisecond},
-		Roles: vtRoles(t), Kind: KindInt64,
+		Roles: vtRoles(t), Kind: capability.KindInt64,
 	})
 	if !errors.Is(err, ErrJWKS) {
 		t.Fatalf("got %v, want ErrJWKS", err)

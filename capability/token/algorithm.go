@@ -1,4 +1,4 @@
-package capability
+package token
 
 // Algorithm is a JWS signature algorithm that keyhole signs and verifies
 // with. Only these four exist; a verifier pins the ones it accepts.

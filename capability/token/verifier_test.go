@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
 	"math/big"
 	"slices"
 	"strings"
@@ -50,7 +51,7 @@ func TestVerifyRoundTrip(t *testing.T) {
 				if c.ID() == "" {
 					t.Error("ID: got empty jti")
 				}
-				if !c.Has("member", Int64Group(100000+7)) { // moderator includes member
+				if !c.Has("member", capability.Int64Group(100000+7)) { // moderator includes member
 					t.Error("Has(member, moderator's group): got false")
 				}
 			})
@@ -391,7 +392,7 @@ func TestTokenErrorFields(t *testing.T) {
 	if te.Subject != "" {
 		t.Errorf("forged token: got Subject %q, want none (signature did not verify)", te.Subject)
 	}
-	if got := err.Error(); !strings.HasPrefix(got, "capability: invalid token: bad signature") {
+	if got := err.Error(); !strings.HasPrefix(got, "token: invalid token: bad signature") {
 		t.Errorf("Error(): got %q", got)
 	}
 }
@@ -401,7 +402,7 @@ func TestNewVerifierOptions(t *testing.T) {
 	ed, es, hs := ring.byAlg[EdDSA], ring.byAlg[ES256], ring.byAlg[HS256]
 	roles := vtRoles(t)
 	base := func() VerifierOptions {
-		return VerifierOptions{Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA}, Keys: []PublicKey{ed.Public()}, Roles: roles, Kind: KindInt64}
+		return VerifierOptions{Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA}, Keys: []PublicKey{ed.Public()}, Roles: roles, Kind: capability.KindInt64}
 	}
 	tests := []struct {
 		name  string
@@ -494,7 +495,7 @@ func TestVerifierKeepsMappingCopy(t *testing.T) {
 	m := &ClaimMapping{GroupsClaim: "groups", DefaultRole: "member", RolesPath: []string{"realm_access", "roles"}}
 	v := vtVerifierFor(t, func(o *VerifierOptions) { o.Mapping = m }, k)
 	m.GroupsClaim, m.DefaultRole, m.RolesPath[0] = "other", "admin", "evil"
-	payload := vtClaims(t, Params{Audience: []string{vtAudience}}, func(c map[string]any) {
+	payload := vtClaims(t, capability.Params{Audience: []string{vtAudience}}, func(c map[string]any) {
 		delete(c, "permissions")
 		c["groups"] = []any{"7"}
 		c["other"] = []any{"8"}
@@ -504,7 +505,7 @@ func TestVerifierKeepsMappingCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Grant{{Group: Int64Group(7), Role: "member"}}
+	want := []capability.Grant{{Group: capability.Int64Group(7), Role: "member"}}
 	if got := c.Grants(); !slices.Equal(got, want) {
 		t.Errorf("Grants after changing the caller's mapping: got %v, want %v", got, want)
 	}

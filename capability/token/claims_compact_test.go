@@ -1,8 +1,9 @@
-package capability
+package token
 
 import (
 	"encoding/base64"
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -12,12 +13,12 @@ import (
 
 // TestCompactGolden pins the worked example of the package documentation.
 func TestCompactGolden(t *testing.T) {
-	p := Params{Expiry: claimsExp}
+	p := capability.Params{Expiry: claimsExp}
 	for _, id := range []int64{1, 2, 3, 5, 8, 13, 21, 1000} {
-		p.Grants = append(p.Grants, Grant{Int64Group(id), "member"})
+		p.Grants = append(p.Grants, capability.Grant{Group: capability.Int64Group(id), Role: "member"})
 	}
-	p.Grants = append(p.Grants, Grant{Int64Group(7), "moderator"}, Grant{Int64Group(-3), "admin"}, Grant{Int64Group(8), "member"})
-	got, err := encodeClaims(p, KindInt64, ProfileCompact)
+	p.Grants = append(p.Grants, capability.Grant{Group: capability.Int64Group(7), Role: "moderator"}, capability.Grant{Group: capability.Int64Group(-3), Role: "admin"}, capability.Grant{Group: capability.Int64Group(8), Role: "member"})
+	got, err := encodeClaims(p, capability.KindInt64, ProfileCompact)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +28,8 @@ func TestCompactGolden(t *testing.T) {
 	}
 	u1 := [16]byte{15: 1}
 	u2 := [16]byte{0: 0xab, 15: 2}
-	p = Params{Expiry: claimsExp, Grants: []Grant{{UUIDGroup(u2), "member"}, {UUIDGroup(u1), "member"}, {UUIDGroup(u1), "admin"}}}
-	got, err = encodeClaims(p, KindUUID, ProfileCompact)
+	p = capability.Params{Expiry: claimsExp, Grants: []capability.Grant{{Group: capability.UUIDGroup(u2), Role: "member"}, {Group: capability.UUIDGroup(u1), Role: "member"}, {Group: capability.UUIDGroup(u1), Role: "admin"}}}
+	got, err = encodeClaims(p, capability.KindUUID, ProfileCompact)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +63,9 @@ func TestCompactRejects(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		kind  GroupKind // 0: KindInt64
-		value string    // the "grants" object
-		want  error     // ErrClaims unless set
+		kind  capability.GroupKind // 0: KindInt64
+		value string               // the "grants" object
+		want  error                // ErrClaims unless set
 	}{
 		{name: "not an object", value: `[]`},
 		{name: "null", value: `null`},
@@ -181,23 +182,23 @@ func TestCompactRejects(t *testing.T) {
 			w.write(0b1111, 4)
 		}) + `"}`, want: ErrTooManyGrants},
 
-		{name: "uuid ids as a string", kind: KindUUID, value: `{"member":"AQI"}`},
-		{name: "uuid empty list", kind: KindUUID, value: `{"member":[]}`},
-		{name: "uuid uppercase", kind: KindUUID, value: `{"member":["AB000000-0000-0000-0000-000000000002"]}`},
-		{name: "uuid out of order", kind: KindUUID, value: `{"member":["ab000000-0000-0000-0000-000000000002","00000000-0000-0000-0000-000000000001"]}`},
-		{name: "uuid duplicate", kind: KindUUID, value: `{"member":["00000000-0000-0000-0000-000000000001","00000000-0000-0000-0000-000000000001"]}`},
-		{name: "uuid number", kind: KindUUID, value: `{"member":[1]}`},
-		{name: "text out of order", kind: KindText, value: `{"member":["b","a"]}`},
-		{name: "text duplicate through an escape", kind: KindText, value: `{"member":["a","\u0061"]}`},
-		{name: "text empty id", kind: KindText, value: `{"member":[""]}`},
-		{name: "text null", kind: KindText, value: `{"member":[null]}`},
-		{name: "text too many", kind: KindText, value: `{"admin":["a","b","c","d","e","f"],"member":["a","b","c","d","e"]}`, want: ErrTooManyGrants},
+		{name: "uuid ids as a string", kind: capability.KindUUID, value: `{"member":"AQI"}`},
+		{name: "uuid empty list", kind: capability.KindUUID, value: `{"member":[]}`},
+		{name: "uuid uppercase", kind: capability.KindUUID, value: `{"member":["AB000000-0000-0000-0000-000000000002"]}`},
+		{name: "uuid out of order", kind: capability.KindUUID, value: `{"member":["ab000000-0000-0000-0000-000000000002","00000000-0000-0000-0000-000000000001"]}`},
+		{name: "uuid duplicate", kind: capability.KindUUID, value: `{"member":["00000000-0000-0000-0000-000000000001","00000000-0000-0000-0000-000000000001"]}`},
+		{name: "uuid number", kind: capability.KindUUID, value: `{"member":[1]}`},
+		{name: "text out of order", kind: capability.KindText, value: `{"member":["b","a"]}`},
+		{name: "text duplicate through an escape", kind: capability.KindText, value: `{"member":["a","\u0061"]}`},
+		{name: "text empty id", kind: capability.KindText, value: `{"member":[""]}`},
+		{name: "text null", kind: capability.KindText, value: `{"member":[null]}`},
+		{name: "text too many", kind: capability.KindText, value: `{"admin":["a","b","c","d","e","f"],"member":["a","b","c","d","e"]}`, want: ErrTooManyGrants},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			kind := tt.kind
 			if kind == 0 {
-				kind = KindInt64
+				kind = capability.KindInt64
 			}
 			want := tt.want
 			if want == nil {
@@ -217,15 +218,15 @@ func TestCompactRejects(t *testing.T) {
 // removing a character, makes the decoder either reject it or read other
 // ids.
 func TestCompactOneEncoding(t *testing.T) {
-	o := claimsOpts(t, KindInt64, 1000)
+	o := claimsOpts(t, capability.KindInt64, 1000)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	for range 30 {
-		p := Params{Expiry: claimsExp}
+		p := capability.Params{Expiry: claimsExp}
 		for range 1 + rng.IntN(30) {
-			p.Grants = append(p.Grants, Grant{Int64Group(rng.Int64N(1 << uint(1+rng.IntN(62)))), "member"})
+			p.Grants = append(p.Grants, capability.Grant{Group: capability.Int64Group(rng.Int64N(1 << uint(1+rng.IntN(62)))), Role: "member"})
 		}
-		b, err := encodeClaims(p, KindInt64, ProfileCompact)
+		b, err := encodeClaims(p, capability.KindInt64, ProfileCompact)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +299,7 @@ func TestCompactFitsCookie(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Params{
+			p := capability.Params{
 				Subject:  "user-8f14e45f-ceea-467f-a9f5-7c1d8a1b2c3d",
 				Issuer:   "https://auth.example.com",
 				Audience: []string{"forum"},
@@ -308,9 +309,9 @@ func TestCompactFitsCookie(t *testing.T) {
 				Admin:    true,
 			}
 			for i, id := range tt.ids {
-				p.Grants = append(p.Grants, Grant{Int64Group(id), tt.roles[i%len(tt.roles)]})
+				p.Grants = append(p.Grants, capability.Grant{Group: capability.Int64Group(id), Role: tt.roles[i%len(tt.roles)]})
 			}
-			payload, err := encodeClaims(p, KindInt64, ProfileCompact)
+			payload, err := encodeClaims(p, capability.KindInt64, ProfileCompact)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,7 +320,7 @@ func TestCompactFitsCookie(t *testing.T) {
 			if size > 4096 {
 				t.Errorf("got a %d-byte token, want at most 4096", size)
 			}
-			got, err := decodeClaims(payload, claimsOpts(t, KindInt64, 1000))
+			got, err := decodeClaims(payload, claimsOpts(t, capability.KindInt64, 1000))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,9 +1,10 @@
-package capability
+package token
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
 	"strings"
 	"sync"
 	"testing"
@@ -57,16 +58,16 @@ func TestMintRejects(t *testing.T) {
 	is := vtIssuerFor(t, ring.byAlg[EdDSA], ProfileDefault)
 	tests := []struct {
 		name string
-		edit func(p *Params)
+		edit func(p *capability.Params)
 	}{
-		{"expiry in the past", func(p *Params) { p.Expiry = vtNow.Add(-time.Second) }},
-		{"expiry now", func(p *Params) { p.Expiry = vtNow }},
-		{"lifetime over MaxTTL", func(p *Params) { p.Expiry = vtNow.Add(DefaultMaxTTL + time.Second) }},
-		{"no audience", func(p *Params) { p.Audience = nil }},
-		{"empty audience", func(p *Params) { p.Audience = []string{""} }},
-		{"unknown role", func(p *Params) { p.Grants = []Grant{{Int64Group(1), "owner"}} }},
-		{"wrong group kind", func(p *Params) { p.Grants = []Grant{{TextGroup("a"), "member"}} }},
-		{"too many grants", func(p *Params) { p.Grants = vtGrants(MaxGrantsDefault + 1) }},
+		{"expiry in the past", func(p *capability.Params) { p.Expiry = vtNow.Add(-time.Second) }},
+		{"expiry now", func(p *capability.Params) { p.Expiry = vtNow }},
+		{"lifetime over MaxTTL", func(p *capability.Params) { p.Expiry = vtNow.Add(DefaultMaxTTL + time.Second) }},
+		{"no audience", func(p *capability.Params) { p.Audience = nil }},
+		{"empty audience", func(p *capability.Params) { p.Audience = []string{""} }},
+		{"unknown role", func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.Int64Group(1), Role: "owner"}} }},
+		{"wrong group kind", func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.TextGroup("a"), Role: "member"}} }},
+		{"too many grants", func(p *capability.Params) { p.Grants = vtGrants(capability.MaxGrantsDefault + 1) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +89,7 @@ func TestNewIssuerOptions(t *testing.T) {
 	ring := vtKeys(t)
 	roles := vtRoles(t)
 	base := func() IssuerOptions {
-		return IssuerOptions{Issuer: vtIssuer, Roles: roles, Kind: KindInt64, Key: ring.byAlg[EdDSA]}
+		return IssuerOptions{Issuer: vtIssuer, Roles: roles, Kind: capability.KindInt64, Key: ring.byAlg[EdDSA]}
 	}
 	tests := []struct {
 		name  string
@@ -127,7 +128,7 @@ func TestIssuerRotation(t *testing.T) {
 	fresh := vtMint(t, is, vtParams(1))
 	v, err := NewVerifier(context.Background(), VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
-		Keys: is.PublicKeys(), Roles: vtRoles(t), Kind: KindInt64, Now: func() time.Time { return vtNow },
+		Keys: is.PublicKeys(), Roles: vtRoles(t), Kind: capability.KindInt64, Now: func() time.Time { return vtNow },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -224,11 +225,11 @@ func TestIssuerJWKSCached(t *testing.T) {
 func TestIssuerAccessors(t *testing.T) {
 	ring := vtKeys(t)
 	roles := vtRoles(t)
-	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: roles, Kind: KindText, Key: ring.byAlg[EdDSA], MaxTTL: time.Hour})
+	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: roles, Kind: capability.KindText, Key: ring.byAlg[EdDSA], MaxTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if is.Roles() != roles || is.Kind() != KindText || is.MaxTTL() != time.Hour {
+	if is.Roles() != roles || is.Kind() != capability.KindText || is.MaxTTL() != time.Hour {
 		t.Errorf("got %p %v %v, want %p text 1h", is.Roles(), is.Kind(), is.MaxTTL(), roles)
 	}
 	if is = vtIssuerFor(t, ring.byAlg[EdDSA], ProfileDefault); is.MaxTTL() != DefaultMaxTTL {

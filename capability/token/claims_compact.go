@@ -1,8 +1,9 @@
-package capability
+package token
 
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/keyhole-go/keyhole/capability"
 	"math"
 	"math/bits"
 	"slices"
@@ -48,10 +49,10 @@ func riceK(sum, m uint64) uint {
 
 // appendCompactGrants appends the compact "grants" object for grants.
 // Grants of RoleNone are skipped; duplicates are merged.
-func appendCompactGrants(b []byte, grants []Grant, kind GroupKind) []byte {
-	byRole := make(map[string][]Group)
+func appendCompactGrants(b []byte, grants []capability.Grant, kind capability.GroupKind) []byte {
+	byRole := make(map[string][]capability.Group)
 	for _, g := range grants {
-		if g.Role != RoleNone {
+		if g.Role != capability.RoleNone {
 			byRole[g.Role] = append(byRole[g.Role], g.Group)
 		}
 	}
@@ -69,9 +70,9 @@ func appendCompactGrants(b []byte, grants []Grant, kind GroupKind) []byte {
 		b = append(b, r...) // a valid role name needs no escaping
 		b = append(b, '"', ':')
 		gs := byRole[r]
-		slices.SortFunc(gs, compareGroups)
+		slices.SortFunc(gs, capability.CompareGroups)
 		gs = slices.Compact(gs)
-		if kind == KindInt64 {
+		if kind == capability.KindInt64 {
 			b = append(b, '"')
 			b = appendRiceIDs(b, gs)
 			b = append(b, '"')
@@ -93,23 +94,24 @@ func appendCompactGrants(b []byte, grants []Grant, kind GroupKind) []byte {
 // non-empty, strictly ascending list of KindInt64 groups:
 //
 //	uvarint(n) uvarint(zigzag(first)) [k, n-1 Rice codes of gap-1] zero padding
-func appendRiceIDs(b []byte, gs []Group) []byte {
+func appendRiceIDs(b []byte, gs []capability.Group) []byte {
 	var w bitWriter
 	w.uvarint(uint64(len(gs)))
-	first := gs[0].n
+	first := groupInt(gs[0])
 	w.uvarint(uint64(first<<1) ^ uint64(first>>63))
 	if len(gs) > 1 {
 		m := uint64(len(gs) - 1)
-		sum := uint64(gs[len(gs)-1].n) - uint64(first) - m // the gaps minus one, summed
+		sum := uint64(groupInt(gs[len(gs)-1])) - uint64(first) - m // the gaps minus one, summed
 		k := riceK(sum, m)
 		w.write(uint64(k), 8)
 		prev := first
 		for _, g := range gs[1:] {
-			d := uint64(g.n) - uint64(prev) - 1
+			n := groupInt(g)
+			d := uint64(n) - uint64(prev) - 1
 			w.zeros(d >> k)
 			w.write(1, 1)
 			w.write(d, k)
-			prev = g.n
+			prev = n
 		}
 	}
 	raw := w.flush()
@@ -291,8 +293,8 @@ func (d *claimsDecoder) compactGrants() error {
 	var (
 		segBuf [4]roleSegment
 		segs   = segBuf[:0]
-		ids    []int64 // KindInt64
-		groups []Group // KindUUID, KindText
+		ids    []int64            // KindInt64
+		groups []capability.Group // KindUUID, KindText
 		prev   []byte
 	)
 	for first := true; has; first = false {
@@ -313,7 +315,7 @@ func (d *claimsDecoder) compactGrants() error {
 			return err
 		}
 		seg := roleSegment{role: role}
-		if d.o.kind == KindInt64 {
+		if d.o.kind == capability.KindInt64 {
 			seg.start = len(ids)
 			ids, err = d.compactInts(ids)
 			seg.end = len(ids)
@@ -335,7 +337,7 @@ func (d *claimsDecoder) compactGrants() error {
 		d.out.held, err = d.heldOf(segs, ids, groups)
 		return err
 	case len(segs) == 0:
-	case d.o.kind == KindInt64:
+	case d.o.kind == capability.KindInt64:
 		d.out.params.Grants = mergeInts(ids, segs)
 	default:
 		d.out.params.Grants = mergeGroups(groups, segs)
@@ -345,13 +347,13 @@ func (d *claimsDecoder) compactGrants() error {
 
 // heldOf returns the segments of ids (KindInt64) or groups as per-role
 // lists for newFromHeld, sharing ids (a copy of the ids of groups).
-func (d *claimsDecoder) heldOf(segs []roleSegment, ids []int64, groups []Group) ([]heldGroups, error) {
-	held := make([]heldGroups, len(segs))
+func (d *claimsDecoder) heldOf(segs []roleSegment, ids []int64, groups []capability.Group) ([]capability.RoleGroups, error) {
+	held := make([]capability.RoleGroups, len(segs))
 	var strs []string
-	if d.o.kind != KindInt64 {
+	if d.o.kind != capability.KindInt64 {
 		strs = make([]string, len(groups))
 		for i, g := range groups {
-			strs[i] = g.s
+			strs[i] = g.Key()
 		}
 	}
 	for i, sg := range segs {
@@ -359,11 +361,11 @@ func (d *claimsDecoder) heldOf(segs []roleSegment, ids []int64, groups []Group) 
 		if !ok {
 			return nil, errUnknownRole // not reached: sg.role is a declared role
 		}
-		held[i].role = r
-		if d.o.kind == KindInt64 {
-			held[i].ints = ids[sg.start:sg.end:sg.end]
+		held[i].Role = d.o.roles.Name(r)
+		if d.o.kind == capability.KindInt64 {
+			held[i].Int64s = ids[sg.start:sg.end:sg.end]
 		} else {
-			held[i].strs = strs[sg.start:sg.end:sg.end]
+			held[i].Keys = strs[sg.start:sg.end:sg.end]
 		}
 	}
 	return held, nil
@@ -371,11 +373,11 @@ func (d *claimsDecoder) heldOf(segs []roleSegment, ids []int64, groups []Group) 
 
 // mergeInts merges the sorted segments of ids into grants ordered by group,
 // then role (segments are in ascending role order, so ties keep theirs).
-func mergeInts(ids []int64, segs []roleSegment) []Grant {
-	out := make([]Grant, 0, len(ids))
+func mergeInts(ids []int64, segs []roleSegment) []capability.Grant {
+	out := make([]capability.Grant, 0, len(ids))
 	if len(segs) == 1 {
 		for _, id := range ids {
-			out = append(out, Grant{Group: Int64Group(id), Role: segs[0].role})
+			out = append(out, capability.Grant{Group: capability.Int64Group(id), Role: segs[0].role})
 		}
 		return out
 	}
@@ -390,25 +392,25 @@ func mergeInts(ids []int64, segs []roleSegment) []Grant {
 		if best < 0 {
 			return out
 		}
-		out = append(out, Grant{Group: Int64Group(lo), Role: segs[best].role})
+		out = append(out, capability.Grant{Group: capability.Int64Group(lo), Role: segs[best].role})
 		segs[best].start++
 	}
 }
 
 // mergeGroups is mergeInts for UUID and text groups.
-func mergeGroups(groups []Group, segs []roleSegment) []Grant {
-	out := make([]Grant, 0, len(groups))
+func mergeGroups(groups []capability.Group, segs []roleSegment) []capability.Grant {
+	out := make([]capability.Grant, 0, len(groups))
 	for {
 		best := -1
 		for j := range segs {
-			if sg := &segs[j]; sg.start < sg.end && (best < 0 || compareGroups(groups[sg.start], groups[segs[best].start]) < 0) {
+			if sg := &segs[j]; sg.start < sg.end && (best < 0 || capability.CompareGroups(groups[sg.start], groups[segs[best].start]) < 0) {
 				best = j
 			}
 		}
 		if best < 0 {
 			return out
 		}
-		out = append(out, Grant{Group: groups[segs[best].start], Role: segs[best].role})
+		out = append(out, capability.Grant{Group: groups[segs[best].start], Role: segs[best].role})
 		segs[best].start++
 	}
 }
@@ -540,7 +542,7 @@ func (d *claimsDecoder) countCompactInts() int {
 
 // compactStrings reads one role's array of UUID or text ids and appends
 // them to groups.
-func (d *claimsDecoder) compactStrings(groups []Group) ([]Group, error) {
+func (d *claimsDecoder) compactStrings(groups []capability.Group) ([]capability.Group, error) {
 	s := &d.s
 	has, err := s.openArray()
 	if err != nil {
@@ -551,7 +553,7 @@ func (d *claimsDecoder) compactStrings(groups []Group) ([]Group, error) {
 	}
 	if groups == nil {
 		// The shortest element, "a" and a comma, takes 4 bytes.
-		groups = make([]Group, 0, min(d.o.maxGrants, (len(s.b)-s.i)/4+1))
+		groups = make([]capability.Group, 0, min(d.o.maxGrants, (len(s.b)-s.i)/4+1))
 	}
 	var prev []byte
 	for first := true; has; first = false {
@@ -582,4 +584,10 @@ func (d *claimsDecoder) compactStrings(groups []Group) ([]Group, error) {
 		}
 	}
 	return groups, nil
+}
+
+// groupInt returns the id of a KindInt64 group.
+func groupInt(g capability.Group) int64 {
+	n, _ := g.Int64()
+	return n
 }

@@ -1,7 +1,8 @@
-package capability
+package token
 
 import (
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
 	"math"
 	"reflect"
 	"strings"
@@ -21,7 +22,7 @@ func TestClaimMappingValidate(t *testing.T) {
 		{"empty", ClaimMapping{}, false},
 		{"groups claim without role", ClaimMapping{GroupsClaim: "groups"}, false},
 		{"groups claim with unknown role", ClaimMapping{GroupsClaim: "groups", DefaultRole: "owner"}, false},
-		{"groups claim with role none", ClaimMapping{GroupsClaim: "groups", DefaultRole: RoleNone}, false},
+		{"groups claim with role none", ClaimMapping{GroupsClaim: "groups", DefaultRole: capability.RoleNone}, false},
 		{"default role without groups claim", ClaimMapping{DefaultRole: "member", RolesPath: []string{"roles"}}, false},
 		{"groups claim redirects sub", ClaimMapping{GroupsClaim: "sub", DefaultRole: "member"}, false},
 		{"groups claim redirects exp", ClaimMapping{GroupsClaim: "exp", DefaultRole: "member"}, false},
@@ -36,7 +37,7 @@ func TestClaimMappingValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.m.validate(r, KindInt64)
+			err := tt.m.validate(r, capability.KindInt64)
 			if tt.ok && err != nil {
 				t.Errorf("got %v, want nil", err)
 			}
@@ -45,11 +46,11 @@ func TestClaimMappingValidate(t *testing.T) {
 			}
 		})
 	}
-	if err := (*ClaimMapping)(nil).validate(r, KindInt64); err != nil {
+	if err := (*ClaimMapping)(nil).validate(r, capability.KindInt64); err != nil {
 		t.Errorf("nil mapping: got %v, want nil", err)
 	}
 	m := ClaimMapping{GroupsClaim: "groups", DefaultRole: "member"}
-	if err := m.validate(nil, KindInt64); !errors.Is(err, ErrBadMapping) {
+	if err := m.validate(nil, capability.KindInt64); !errors.Is(err, ErrBadMapping) {
 		t.Errorf("nil roles: got %v, want ErrBadMapping", err)
 	}
 	if err := m.validate(r, 0); !errors.Is(err, ErrBadMapping) {
@@ -57,7 +58,7 @@ func TestClaimMappingValidate(t *testing.T) {
 	}
 }
 
-func mappingOpts(t *testing.T, kind GroupKind, m *ClaimMapping) decodeOptions {
+func mappingOpts(t *testing.T, kind capability.GroupKind, m *ClaimMapping) decodeOptions {
 	t.Helper()
 	o := claimsOpts(t, kind, 5)
 	if err := m.validate(o.roles, kind); err != nil {
@@ -78,52 +79,52 @@ var (
 
 func TestMappingDecode(t *testing.T) {
 	u := "0b8e6a6c-3f1c-4d8e-9a51-2f1f0c3f8a10"
-	ug, _ := ParseGroup(KindUUID, u)
+	ug, _ := capability.ParseGroup(capability.KindUUID, u)
 	tests := []struct {
 		name    string
-		kind    GroupKind
+		kind    capability.GroupKind
 		m       *ClaimMapping
 		payload string
-		grants  []Grant
+		grants  []capability.Grant
 		admin   bool
 	}{
 		{
-			name: "flat groups, strings and integers", kind: KindInt64, m: okta,
+			name: "flat groups, strings and integers", kind: capability.KindInt64, m: okta,
 			payload: `{"exp":1795000900,"groups":["7",8,"-9","9223372036854775807"]}`,
-			grants:  []Grant{{Int64Group(7), "member"}, {Int64Group(8), "member"}, {Int64Group(-9), "member"}, {Int64Group(math.MaxInt64), "member"}},
+			grants:  []capability.Grant{{Group: capability.Int64Group(7), Role: "member"}, {Group: capability.Int64Group(8), Role: "member"}, {Group: capability.Int64Group(-9), Role: "member"}, {Group: capability.Int64Group(math.MaxInt64), Role: "member"}},
 		},
 		{
-			name: "flat uuid groups", kind: KindUUID, m: okta,
+			name: "flat uuid groups", kind: capability.KindUUID, m: okta,
 			payload: `{"exp":1795000900,"groups":["` + u + `"]}`,
-			grants:  []Grant{{ug, "member"}},
+			grants:  []capability.Grant{{Group: ug, Role: "member"}},
 		},
 		{
-			name: "absent groups claim grants nothing", kind: KindInt64, m: okta,
+			name: "absent groups claim grants nothing", kind: capability.KindInt64, m: okta,
 			payload: `{"exp":1795000900}`,
 		},
 		{
-			name: "our own claims are not read through a mapping", kind: KindInt64, m: okta,
+			name: "our own claims are not read through a mapping", kind: capability.KindInt64, m: okta,
 			payload: `{"exp":1795000900,"admin":true,"permissions":[{"group":1,"role":"admin"}],"grants":{"admin":"AQI"}}`,
 		},
 		{
-			name: "keycloak nested roles, admin, other roles ignored", kind: KindText, m: keycloak,
+			name: "keycloak nested roles, admin, other roles ignored", kind: capability.KindText, m: keycloak,
 			payload: `{"exp":1795000900,"groups":["/forum/readers"],"realm_access":{"roles":["offline_access"]},` +
 				`"resource_access":{"account":{"roles":["manage-account"]},"forum":{"x":1,"roles":["moderator:/forum/mods","uma_authorization","forum-admin",{"group":"g:1","role":"admin"}]}}}`,
-			grants: []Grant{{TextGroup("/forum/readers"), "member"}, {TextGroup("/forum/mods"), "moderator"}, {TextGroup("g:1"), "admin"}},
+			grants: []capability.Grant{{Group: capability.TextGroup("/forum/readers"), Role: "member"}, {Group: capability.TextGroup("/forum/mods"), Role: "moderator"}, {Group: capability.TextGroup("g:1"), Role: "admin"}},
 			admin:  true,
 		},
 		{
-			name: "role:group splits at the first colon", kind: KindText, m: strictRoles,
+			name: "role:group splits at the first colon", kind: capability.KindText, m: strictRoles,
 			payload: `{"exp":1795000900,"roles":["member:a:b"]}`,
-			grants:  []Grant{{TextGroup("a:b"), "member"}},
+			grants:  []capability.Grant{{Group: capability.TextGroup("a:b"), Role: "member"}},
 		},
 		{
-			name: "object entries with integer or string ids", kind: KindInt64, m: strictRoles,
+			name: "object entries with integer or string ids", kind: capability.KindInt64, m: strictRoles,
 			payload: `{"exp":1795000900,"roles":[{"group":1,"role":"member"},{"role":"admin","group":"2"}]}`,
-			grants:  []Grant{{Int64Group(1), "member"}, {Int64Group(2), "admin"}},
+			grants:  []capability.Grant{{Group: capability.Int64Group(1), Role: "member"}, {Group: capability.Int64Group(2), Role: "admin"}},
 		},
 		{
-			name: "absent path grants nothing", kind: KindInt64, m: keycloak,
+			name: "absent path grants nothing", kind: capability.KindInt64, m: keycloak,
 			payload: `{"exp":1795000900,"resource_access":{"account":{"roles":["x"]}}}`,
 		},
 	}
@@ -143,7 +144,7 @@ func TestMappingDecode(t *testing.T) {
 func TestMappingRejects(t *testing.T) {
 	tests := []struct {
 		name    string
-		kind    GroupKind
+		kind    capability.GroupKind
 		m       *ClaimMapping
 		payload string
 		want    error // ErrClaims unless set
@@ -161,7 +162,7 @@ func TestMappingRejects(t *testing.T) {
 		{name: "string group decimal", m: okta, payload: `{"exp":1795000900,"groups":["7.0"]}`},
 		{name: "bool group", m: okta, payload: `{"exp":1795000900,"groups":[true]}`},
 		{name: "nested array group", m: okta, payload: `{"exp":1795000900,"groups":[[7]]}`},
-		{name: "uuid group not canonical", kind: KindUUID, m: okta, payload: `{"exp":1795000900,"groups":["0b8e6a6c3f1c4d8e9a512f1f0c3f8a10"]}`},
+		{name: "uuid group not canonical", kind: capability.KindUUID, m: okta, payload: `{"exp":1795000900,"groups":["0b8e6a6c3f1c4d8e9a512f1f0c3f8a10"]}`},
 		{name: "duplicate groups claim", m: okta, payload: `{"exp":1795000900,"groups":[],"groups":[]}`},
 		{name: "too many groups", m: okta, payload: `{"exp":1795000900,"groups":[1,2,3,4,5,6]}`, want: ErrTooManyGrants},
 		{name: "path element not an object", m: keycloak, payload: `{"exp":1795000900,"resource_access":"forum"}`},
@@ -187,7 +188,7 @@ func TestMappingRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			kind := tt.kind
 			if kind == 0 {
-				kind = KindInt64
+				kind = capability.KindInt64
 			}
 			want := tt.want
 			if want == nil {

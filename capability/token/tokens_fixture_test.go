@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"github.com/keyhole-go/keyhole/capability"
 	"slices"
 	"strings"
 	"sync"
@@ -83,31 +84,31 @@ func vtKeys(tb testing.TB) *vtKeyring {
 	return vtRing
 }
 
-func vtRoles(tb testing.TB) *Roles {
+func vtRoles(tb testing.TB) *capability.Roles {
 	tb.Helper()
-	r, err := Chain("member", "moderator", "admin")
+	r, err := capability.Chain("member", "moderator", "admin")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return r
 }
 
-func vtGrants(n int) []Grant {
-	g := make([]Grant, n)
+func vtGrants(n int) []capability.Grant {
+	g := make([]capability.Grant, n)
 	roles := []string{"member", "moderator", "admin"}
 	for i := range g {
-		g[i] = Grant{Group: Int64Group(int64(100000 + i*7)), Role: roles[i%len(roles)]}
+		g[i] = capability.Grant{Group: capability.Int64Group(int64(100000 + i*7)), Role: roles[i%len(roles)]}
 	}
 	return g
 }
 
-func vtParams(n int) Params {
-	return Params{Subject: "user-42", Audience: []string{vtAudience}, Grants: vtGrants(n)}
+func vtParams(n int) capability.Params {
+	return capability.Params{Subject: "user-42", Audience: []string{vtAudience}, Grants: vtGrants(n)}
 }
 
 func vtIssuerFor(tb testing.TB, k *SigningKey, profile Profile) *Issuer {
 	tb.Helper()
-	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: vtRoles(tb), Kind: KindInt64, Key: k, Profile: profile, Now: func() time.Time { return vtNow }})
+	is, err := NewIssuer(IssuerOptions{Issuer: vtIssuer, Roles: vtRoles(tb), Kind: capability.KindInt64, Key: k, Profile: profile, Now: func() time.Time { return vtNow }})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func vtVerifierFor(tb testing.TB, mod func(*VerifierOptions), keys ...*SigningKe
 		Issuer:   vtIssuer,
 		Audience: vtAudience,
 		Roles:    vtRoles(tb),
-		Kind:     KindInt64,
+		Kind:     capability.KindInt64,
 		Now:      func() time.Time { return vtNow },
 	}
 	for _, k := range keys {
@@ -139,7 +140,7 @@ func vtVerifierFor(tb testing.TB, mod func(*VerifierOptions), keys ...*SigningKe
 	return v
 }
 
-func vtMint(tb testing.TB, is *Issuer, p Params) string {
+func vtMint(tb testing.TB, is *Issuer, p capability.Params) string {
 	tb.Helper()
 	tok, err := is.Mint(p)
 	if err != nil {
@@ -189,7 +190,7 @@ func vtRawSig(tb testing.TB, alg Algorithm, key any, in []byte) []byte {
 
 // vtClaims returns the JSON payload of p as the issuer would write it
 // (iss, iat and exp filled in), edited by edit on a generic map.
-func vtClaims(tb testing.TB, p Params, edit func(m map[string]any)) []byte {
+func vtClaims(tb testing.TB, p capability.Params, edit func(m map[string]any)) []byte {
 	tb.Helper()
 	if p.Issuer == "" {
 		p.Issuer = vtIssuer
@@ -203,7 +204,7 @@ func vtClaims(tb testing.TB, p Params, edit func(m map[string]any)) []byte {
 	if p.ID == "" {
 		p.ID = "jti-1"
 	}
-	b, err := encodeClaims(p, KindInt64, ProfileDefault)
+	b, err := encodeClaims(p, capability.KindInt64, ProfileDefault)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -251,4 +252,18 @@ func vtWantReason(tb testing.TB, err error, reason error, token string) {
 			tb.Errorf("error %q contains a token part", msg)
 		}
 	}
+}
+
+// newFromHeld builds a capability from per-role lists the way the verifier
+// does: capability.New with Params.ByRole.
+func newFromHeld(r *capability.Roles, k capability.GroupKind, p capability.Params, held []capability.RoleGroups) (*capability.Capability, error) {
+	p.ByRole = held
+	if held == nil {
+		p.ByRole = []capability.RoleGroups{}
+	}
+	return capability.New(r, k, p)
+}
+
+func forumRoles(testing.TB) *capability.Roles {
+	return capability.MustChain("member", "moderator", "admin")
 }

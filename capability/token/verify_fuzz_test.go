@@ -1,4 +1,4 @@
-package capability
+package token
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/captest"
 	"math/big"
 	"slices"
 	"strconv"
@@ -200,10 +202,10 @@ func FuzzVerifySigned(f *testing.F) {
 			t.Fatalf("accepted a payload decodeClaims rejects: %v", err)
 		}
 		dc.params.MaxGrants = v.maxGrants
-		want, err := New(v.roles, v.kind, dc.params)
+		want, err := capability.New(v.roles, v.kind, dc.params)
 		if err != nil {
 			t.Fatalf("accepted grants New rejects: %v", err)
 		}
-		checkSameCapability(t, c, want, dc.params.Grants)
+		captest.CheckSameCapability(t, c, want, dc.params.Grants)
 	})
 }
