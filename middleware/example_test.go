@@ -1,12 +1,14 @@
 package middleware_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -36,6 +38,59 @@ func exampleSetup() (*token.Issuer, *token.Verifier) {
 		panic(err)
 	}
 	return issuer, verifier
+}
+
+// The quick start: a verifier, the middleware built once, a handler that
+// reads the capability from the context, and an ErrorWriter with
+// sqlguard's classification for the handler's errors. The guarded
+// statement is stood in for by the error it would return for a member.
+func Example() {
+	issuer, verifier := exampleSetup() // token.NewVerifier with the auth service's keys
+	auth, err := middleware.New(verifier, middleware.Options{Realm: "forum"})
+	if err != nil {
+		panic(err)
+	}
+	errs := middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify}}
+
+	deleteThread := func(c *capability.Capability, id string) error {
+		// deleteThread.Exec(ctx, pool, c, id) in a real handler: PostgreSQL
+		// refuses a member, and sqlguard says what was needed.
+		if c.Has("moderator", capability.Int64Group(7)) {
+			return nil
+		}
+		return &sqlguard.DeniedError{Policy: "threads.delete", Need: "role moderator in group 7"}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("DELETE /threads/{id}", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := capability.FromContext(r.Context()) // always there behind Handler
+		if err := deleteThread(c, r.PathValue("id")); err != nil {
+			errs.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})))
+
+	for _, role := range []string{"moderator", "member", ""} {
+		r := httptest.NewRequest("DELETE", "/threads/42", nil)
+		if role != "" {
+			tok, _ := issuer.Mint(capability.Params{
+				Subject: "alice", Audience: []string{"forum"},
+				Grants: []capability.Grant{{Group: capability.Int64Group(7), Role: role}},
+			})
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(strings.TrimSpace(fmt.Sprintf("%s: %d %s", cmp.Or(role, "no token"), w.Code, w.Body)))
+		if ch := w.Header().Get("WWW-Authenticate"); ch != "" {
+			fmt.Printf("   WWW-Authenticate: %s\n", ch)
+		}
+	}
+	// Output:
+	// moderator: 204
+	// member: 403 {"type":"about:blank","title":"Forbidden","status":403,"detail":"needs role moderator in group 7"}
+	// no token: 401 {"type":"about:blank","title":"Unauthorized","status":401}
+	//    WWW-Authenticate: Bearer realm="forum"
 }
 
 func ExampleAuth_Handler() {
