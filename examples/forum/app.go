@@ -147,8 +147,11 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 // (through statusOf): the middleware's defaults, then sqlguard's
 // classification of SQL and PostgreSQL errors (409 on a unique violation,
 // 503 when the database is unavailable, a denial's need as the detail), in
-// one line, and the forum's own errors.
-var errorWriter = middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify, classifyForum}}
+// one line, and the forum's own errors. A 503 says when to try again.
+var errorWriter = middleware.ErrorWriter{
+	Classifiers: []middleware.Classifier{sqlguard.Classify, classifyForum},
+	RetryAfter:  time.Second,
+}
 
 // classifyForum answers the forum's own errors that the middleware's
 // defaults do not know.

@@ -105,6 +105,9 @@ func TestWebErrorPage(t *testing.T) {
 			if page.Code != c.want || api.Code != c.want {
 				t.Errorf("page %d, API %d; want %d", page.Code, api.Code, c.want)
 			}
+			if retry := api.Header().Get("Retry-After"); (c.want == http.StatusServiceUnavailable) != (retry == "1") {
+				t.Errorf("API Retry-After %q with %d", retry, api.Code)
+			}
 			if body := page.Body.String(); !strings.Contains(body, html.EscapeString(c.says)) {
 				t.Errorf("page does not say %q:\n%s", c.says, body)
 			}
