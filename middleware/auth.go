@@ -67,10 +67,12 @@ type Options struct {
 
 	// ErrorWriter writes the answer to a refused request; its err is an
 	// *AuthError. Nil means WriteError, which answers with the status, the
-	// WWW-Authenticate challenge and a generic problem body. A replacement
-	// should send AuthError.Status and AuthError.Challenge (RFC 9110
-	// requires WWW-Authenticate on a 401), and nothing of the error's text.
-	ErrorWriter ErrorWriter
+	// WWW-Authenticate challenge and a generic problem body (any
+	// ErrorWriter's WriteError method answers an *AuthError alike). A
+	// replacement should send AuthError.Status and AuthError.Challenge (RFC
+	// 9110 requires WWW-Authenticate on a 401), and nothing of the error's
+	// text.
+	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger, when set, receives one record per refused request, at
 	// LevelInfo (LevelError for a failed verifier), with the reason code,
@@ -97,7 +99,7 @@ type Auth struct {
 	cop       *http.CrossOriginProtection // nil: cookie tokens are not checked
 	maxToken  int
 	maxHeader int // maxToken + len("Bearer ")
-	ew        ErrorWriter
+	ew        func(http.ResponseWriter, *http.Request, error)
 	log       *slog.Logger
 
 	chNone, chInvalidToken, chInvalidRequest, chInsufficientScope string
@@ -283,7 +285,7 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, e *AuthError) {
 func (a *Auth) verifyError(err error) *AuthError {
 	if !errors.Is(err, token.ErrInvalidToken) {
 		status := http.StatusInternalServerError
-		if unavailable(err) {
+		if timedOut(err) {
 			status = http.StatusServiceUnavailable
 		}
 		return &AuthError{Status: status, Reason: ReasonVerifierError, Err: err}

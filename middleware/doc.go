@@ -1,10 +1,45 @@
 // Package middleware is keyhole's net/http glue: it authenticates requests
 // with bearer tokens, puts the verified *capability.Capability in the
 // request context, and answers failures the standard way (RFC 6750
-// challenges, RFC 9457 problem bodies). It is shaped like
-// net/http.CrossOriginProtection: a value built once (New), a pure decision
-// (Auth.Check), and a Handler method that composes with http.ServeMux and
-// any func(http.Handler) http.Handler chain.
+// challenges, RFC 9457 problem bodies).
+//
+// # Quick start
+//
+// A verifier (package capability/token) judges the tokens; New builds the
+// middleware once; Handler lets through only requests with a valid token;
+// a handler finds the capability with capability.FromContext, hands it to
+// a guarded statement (package sqlguard), and answers its error through an
+// ErrorWriter that knows sqlguard's errors:
+//
+//	verifier, err := token.NewVerifier(ctx, token.VerifierOptions{
+//		Issuer: "https://auth.example", Audience: "forum",
+//		Algorithms: []token.Algorithm{token.EdDSA},
+//		JWKSURL:    "https://auth.example/.well-known/jwks.json",
+//		Roles:      roles, Kind: capability.KindInt64,
+//	})
+//	if err != nil { … }
+//	auth, err := middleware.New(verifier, middleware.Options{Realm: "forum"})
+//	if err != nil { … }
+//	errs := middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify}}
+//
+//	mux.Handle("DELETE /threads/{id}", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		c, _ := capability.FromContext(r.Context()) // always there behind Handler
+//		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+//		if err == nil {
+//			err = deleteThread.Exec(r.Context(), pool, c, id) // the guard runs in PostgreSQL
+//		}
+//		if err != nil {
+//			errs.WriteError(w, r, err) // 403 "needs role moderator in group 7", 404, 409, 503, …
+//			return
+//		}
+//		w.WriteHeader(http.StatusNoContent)
+//	})))
+//
+// The package example runs this flow without a database.
+//
+// Auth is shaped like net/http.CrossOriginProtection: a value built once
+// (New), a pure decision (Auth.Check), and a Handler method that composes
+// with http.ServeMux and any func(http.Handler) http.Handler chain.
 //
 // # Trust model
 //
@@ -98,13 +133,18 @@
 // guards do. Decisions about a row or a group belong in the SQL statement
 // (sqlguard), not in a route check.
 //
-// WriteError is also the answer for handlers' own errors: it maps sqlguard's
-// and capability's errors, and PostgreSQL unavailability, to statuses (see
-// its documentation). Recover turns a handler's panic into a 500 with a
-// generic body.
+// An ErrorWriter is also the answer for handlers' own errors. Its defaults
+// (WriteError) know this package's errors, capability's shared sentinels
+// (capability.ErrForbidden 403, capability.ErrNotFound 404,
+// capability.ErrBadCapability and ErrBadGroup 400) and token's errors,
+// which sqlguard's denials and not-found errors match. The package links
+// no SQL driver: the SQL and PostgreSQL rows (409 on a unique violation,
+// 503 when the database is unavailable, a denial's need as the problem's
+// detail) are sqlguard.Classify, which the application plugs in as a
+// Classifier, in one line; a classifier of its own, put first, changes a
+// single row. Recover turns a handler's panic into a 500 with a generic
+// body.
 //
-// # Keys
-//
-// JWKSHandler serves an issuer's public keys as a JWKS document with cache
-// headers and ETag, so that an auth service publishes its keys in one line.
+// The issuer's side (the token exchange endpoint, the JWKS publishing
+// handler) is package tokenserver.
 package middleware

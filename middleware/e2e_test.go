@@ -11,6 +11,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 // TestEndToEnd: issuer → JWKSHandler on a loopback server → verifier
@@ -33,7 +34,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// The auth service publishes its keys in one line.
 	authMux := http.NewServeMux()
-	authMux.Handle("GET /.well-known/jwks.json", middleware.JWKSHandler(issuer))
+	authMux.Handle("GET /.well-known/jwks.json", tokenserver.JWKSHandler(issuer))
 	authSrv := httptest.NewServer(authMux)
 	defer authSrv.Close()
 

@@ -15,15 +15,11 @@ var (
 	ErrNoToken = errors.New("middleware: no bearer token")
 
 	// ErrBadRequest is matched by the error of a malformed request: a
-	// malformed or repeated Authorization header, a token header and a
-	// token cookie that disagree, or a request body DecodeJSON refuses.
-	// WriteError answers it with 400.
+	// malformed or repeated Authorization header, or a token header and a
+	// token cookie that disagree. WriteError answers it with 400, so a
+	// handler may wrap it too for a request it cannot parse (a path
+	// parameter, a body).
 	ErrBadRequest = errors.New("middleware: bad request")
-
-	// ErrUnsupportedMediaType is matched by DecodeJSON's error for a body
-	// that is not declared as application/json. WriteError answers it with
-	// 415.
-	ErrUnsupportedMediaType = errors.New("middleware: unsupported media type")
 
 	// ErrCrossOrigin is matched by the error of a request authenticated by
 	// the token cookie alone, with a method other than GET, HEAD or

@@ -1,11 +1,14 @@
 package middleware_test
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -35,6 +38,59 @@ func exampleSetup() (*token.Issuer, *token.Verifier) {
 		panic(err)
 	}
 	return issuer, verifier
+}
+
+// The quick start: a verifier, the middleware built once, a handler that
+// reads the capability from the context, and an ErrorWriter with
+// sqlguard's classification for the handler's errors. The guarded
+// statement is stood in for by the error it would return for a member.
+func Example() {
+	issuer, verifier := exampleSetup() // token.NewVerifier with the auth service's keys
+	auth, err := middleware.New(verifier, middleware.Options{Realm: "forum"})
+	if err != nil {
+		panic(err)
+	}
+	errs := middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify}}
+
+	deleteThread := func(c *capability.Capability, id string) error {
+		// deleteThread.Exec(ctx, pool, c, id) in a real handler: PostgreSQL
+		// refuses a member, and sqlguard says what was needed.
+		if c.Has("moderator", capability.Int64Group(7)) {
+			return nil
+		}
+		return &sqlguard.DeniedError{Policy: "threads.delete", Need: "role moderator in group 7"}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("DELETE /threads/{id}", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := capability.FromContext(r.Context()) // always there behind Handler
+		if err := deleteThread(c, r.PathValue("id")); err != nil {
+			errs.WriteError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})))
+
+	for _, role := range []string{"moderator", "member", ""} {
+		r := httptest.NewRequest("DELETE", "/threads/42", nil)
+		if role != "" {
+			tok, _ := issuer.Mint(capability.Params{
+				Subject: "alice", Audience: []string{"forum"},
+				Grants: []capability.Grant{{Group: capability.Int64Group(7), Role: role}},
+			})
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(strings.TrimSpace(fmt.Sprintf("%s: %d %s", cmp.Or(role, "no token"), w.Code, w.Body)))
+		if ch := w.Header().Get("WWW-Authenticate"); ch != "" {
+			fmt.Printf("   WWW-Authenticate: %s\n", ch)
+		}
+	}
+	// Output:
+	// moderator: 204
+	// member: 403 {"type":"about:blank","title":"Forbidden","status":403,"detail":"needs role moderator in group 7"}
+	// no token: 401 {"type":"about:blank","title":"Unauthorized","status":401}
+	//    WWW-Authenticate: Bearer realm="forum"
 }
 
 func ExampleAuth_Handler() {
@@ -117,7 +173,10 @@ func ExampleAuth_RequireRole() {
 }
 
 func ExampleWriteError() {
-	// What a handler does with the error of a guarded statement.
+	// The defaults know capability's shared sentinels, which sqlguard's
+	// errors match, but nothing of SQL: no detail, and a unique violation
+	// would be a 500. See ErrorWriter for the one line that adds sqlguard's
+	// classification.
 	err := fmt.Errorf("delete thread 42: %w", &sqlguard.DeniedError{Policy: "threads.delete", Need: "role moderator in group 7"})
 	w := httptest.NewRecorder()
 	middleware.WriteError(w, httptest.NewRequest("DELETE", "/threads/42", nil), err)
@@ -125,34 +184,58 @@ func ExampleWriteError() {
 	fmt.Print(w.Body)
 
 	w = httptest.NewRecorder()
-	middleware.WriteError(w, httptest.NewRequest("GET", "/threads/42", nil), sqlguard.ErrNotFound)
+	middleware.WriteError(w, httptest.NewRequest("GET", "/threads/42", nil), capability.ErrNotFound)
 	fmt.Println(w.Code)
 	fmt.Print(w.Body)
 	// Output:
 	// 403 application/problem+json
-	// {"type":"about:blank","title":"Forbidden","status":403,"detail":"needs role moderator in group 7"}
+	// {"type":"about:blank","title":"Forbidden","status":403}
 	// 404
 	// {"type":"about:blank","title":"Not Found","status":404}
 }
 
-func ExampleJWKSHandler() {
-	issuer, _ := exampleSetup()
-	mux := http.NewServeMux()
-	mux.Handle("GET /.well-known/jwks.json", middleware.JWKSHandler(issuer))
+func ExampleErrorWriter() {
+	// The application plugs sqlguard's classification in, in one line.
+	errs := middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify}}
 
+	err := fmt.Errorf("delete thread 42: %w", &sqlguard.DeniedError{Policy: "threads.delete", Need: "role moderator in group 7"})
 	w := httptest.NewRecorder()
-	mux.ServeHTTP(w, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
-	fmt.Println(w.Code, w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"))
-
-	// A client that has the document revalidates with its ETag.
-	r := httptest.NewRequest("GET", "/.well-known/jwks.json", nil)
-	r.Header.Set("If-None-Match", w.Header().Get("ETag"))
-	w = httptest.NewRecorder()
-	mux.ServeHTTP(w, r)
+	errs.WriteError(w, httptest.NewRequest("DELETE", "/threads/42", nil), err)
 	fmt.Println(w.Code)
+	fmt.Print(w.Body)
 	// Output:
-	// 200 application/jwk-set+json public, max-age=300
-	// 304
+	// 403
+	// {"type":"about:blank","title":"Forbidden","status":403,"detail":"needs role moderator in group 7"}
+}
+
+// An application changes one row by putting a classifier of its own
+// first: here a denial is answered 404, like a row the caller may not
+// see, and everything else as before.
+func ExampleErrorWriter_override() {
+	hideDenials := func(err error) (int, string, bool) {
+		if errors.Is(err, capability.ErrForbidden) {
+			return http.StatusNotFound, "", true
+		}
+		return 0, "", false
+	}
+	errs := middleware.ErrorWriter{
+		Classifiers: []middleware.Classifier{hideDenials, sqlguard.Classify},
+		RetryAfter:  2 * time.Second,
+	}
+	r := httptest.NewRequest("DELETE", "/threads/42", nil)
+	for _, err := range []error{
+		&sqlguard.DeniedError{Policy: "threads.delete", Need: "role moderator in group 7"},
+		fmt.Errorf("%w: group id", sqlguard.ErrInvalidInput),
+		fmt.Errorf("query: %w", context.DeadlineExceeded),
+	} {
+		w := httptest.NewRecorder()
+		errs.WriteError(w, r, err)
+		fmt.Printf("%d Retry-After: %q\n", w.Code, w.Header().Get("Retry-After"))
+	}
+	// Output:
+	// 404 Retry-After: ""
+	// 400 Retry-After: ""
+	// 503 Retry-After: "2"
 }
 
 func ExampleRecover() {

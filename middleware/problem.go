@@ -4,130 +4,175 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
-	"strings"
+	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/capability/token"
-	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
-// ErrorWriter writes the answer to a request that failed with err. WriteError
-// is the default; an application replaces it through Options.ErrorWriter
-// (refused requests) and RecoverWith (panics), and may call its own from its
-// handlers.
-type ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
+// A Classifier maps an error it knows to the HTTP status that answers it
+// and a detail safe to show to the caller ("" for none); ok is false for an
+// error it does not know. It never puts err's text in detail unless that
+// text was written for the caller.
+//
+// The signature uses plain types only, so that a package that must not
+// import this one (a SQL layer) can provide a classifier: sqlguard.Classify
+// is one, and is assignable to Classifier as it is.
+type Classifier func(err error) (status int, detail string, ok bool)
 
-// WriteError answers r with the HTTP status that err calls for and an RFC
-// 9457 problem body (application/problem+json) of the form
+// ErrorWriter writes the answer to a request that failed with an error: an
+// HTTP status and an RFC 9457 problem body (application/problem+json) of
+// the form
 //
 //	{"type":"about:blank","title":"Forbidden","status":403}
 //
-// The body never carries err's text, a token or a claim value. The one
-// exception is the Need of a *sqlguard.DeniedError ("role moderator in
-// group 7"), which sqlguard writes for the caller and which is shown as the
-// problem's "detail": the caller could read the row, and learns only what
-// it would have needed.
+// The zero ErrorWriter answers with the defaults of WriteError. An
+// application adds the mapping of the errors of the layers this package
+// does not link, such as the SQL layer's, in one line:
 //
-// The mapping, first match wins:
+//	errs := middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify}}
 //
-//	*AuthError                                   its Status, with its WWW-Authenticate challenge
-//	ErrNoToken                                   401, WWW-Authenticate: Bearer
-//	token.ErrInvalidToken                   401, WWW-Authenticate: Bearer error="invalid_token"
-//	ErrInsufficientScope                         403, WWW-Authenticate: Bearer error="insufficient_scope"
-//	*http.MaxBytesError                          413
-//	ErrUnsupportedMediaType                      415
-//	sqlguard.ErrDenied, sqlguard.ErrNotApproved,
-//	ErrCrossOrigin                               403
-//	sqlguard.ErrNotFound                         404
-//	sqlguard.IsUniqueViolation                   409
-//	sqlguard.IsInsufficientPrivilege             403 (a GRANT or row-level security policy refused)
-//	sqlguard.ErrInvalidInput, ErrBadRequest,
-//	capability.ErrBadCapability, ErrBadGroup     400
-//	database unavailable or timed out            503 (see below)
-//	anything else, including nil                 500
+// and uses errs.WriteError in its handlers, as Options.ErrorWriter and in
+// RecoverWith. To change one row, put a classifier of its own before the
+// others: the first classifier that knows the error decides.
 //
-// "Unavailable or timed out" is context.DeadlineExceeded, pgconn.Timeout,
-// a *pgconn.ConnectError, or a *pgconn.PgError of class 08 (connection
-// exception) or 53 (insufficient resources, e.g. 53300 too many
-// connections), 57P01..57P03 (admin/crash shutdown, cannot connect now) or
-// 57014 (query canceled, e.g. by statement_timeout).
+// An *AuthError is answered as it says (Auth decided its status and
+// challenge); every other error is offered to Classifiers in order, then
+// answered by the defaults. A classified status outside 400..599 answers
+// 500.
 //
-// Every answer has Cache-Control: no-store and X-Content-Type-Options:
-// nosniff.
+// An ErrorWriter must not be modified while it is in use.
+type ErrorWriter struct {
+	// Classifiers are tried in order before the defaults.
+	Classifiers []Classifier
+
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) with every 503 answer.
+	RetryAfter time.Duration
+}
+
+// WriteError answers r with the status err calls for (see ErrorWriter) and
+// a problem body whose detail member, if any, is the classifier's. Every
+// answer has Cache-Control: no-store and X-Content-Type-Options: nosniff.
+func (ew ErrorWriter) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status, ch, detail := ew.classify(err)
+	writeProblem(w, status, ch, detail, ew.retryAfter(status))
+}
+
+// WriteError answers r with the status err calls for and a generic RFC
+// 9457 problem body: it is the zero ErrorWriter's WriteError, which knows
+// this package's errors, capability's shared sentinels and token's
+// errors, and nothing of SQL. The body never carries err's text, a token
+// or a claim value.
+//
+// The defaults, first match wins:
+//
+//	*AuthError                               its Status, with its WWW-Authenticate challenge
+//	ErrNoToken                               401, WWW-Authenticate: Bearer
+//	token.ErrInvalidToken                    401, WWW-Authenticate: Bearer error="invalid_token"
+//	ErrInsufficientScope                     403, WWW-Authenticate: Bearer error="insufficient_scope"
+//	*http.MaxBytesError                      413
+//	capability.ErrForbidden, ErrCrossOrigin  403
+//	capability.ErrNotFound                   404
+//	ErrBadRequest, capability.ErrBadCapability,
+//	capability.ErrBadGroup                   400
+//	context.DeadlineExceeded, a net.Error
+//	that timed out                           503
+//	anything else, including nil             500
+//
+// sqlguard's *DeniedError and ErrNotFound match capability's sentinels, so
+// they answer 403 and 404 even here; the SQL-specific rows (409 on a
+// unique violation, 503 when the database is unavailable, the denial's
+// detail) come with sqlguard.Classify in an ErrorWriter.
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	status, ch, detail := classify(err)
-	writeProblem(w, status, ch, detail)
+	ErrorWriter{}.WriteError(w, r, err)
 }
 
 // classify maps err to a status, a WWW-Authenticate challenge and a detail
 // safe to show.
-func classify(err error) (status int, challenge, detail string) {
-	var ae *AuthError
-	var mbe *http.MaxBytesError
-	var de *sqlguard.DeniedError
-	switch {
-	case err == nil:
+func (ew ErrorWriter) classify(err error) (status int, challenge, detail string) {
+	if err == nil {
 		return http.StatusInternalServerError, "", ""
-	case errors.As(err, &ae):
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
 		if ae.Status < 400 || ae.Status > 599 {
 			return http.StatusInternalServerError, "", ""
 		}
 		return ae.Status, ae.challenge, ""
-	case errors.Is(err, ErrNoToken):
-		return http.StatusUnauthorized, "Bearer", ""
-	case errors.Is(err, token.ErrInvalidToken):
-		return http.StatusUnauthorized, `Bearer error="invalid_token"`, ""
-	case errors.Is(err, ErrInsufficientScope):
-		return http.StatusForbidden, `Bearer error="insufficient_scope"`, ""
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge, "", ""
-	case errors.Is(err, ErrUnsupportedMediaType):
-		return http.StatusUnsupportedMediaType, "", ""
-	case errors.As(err, &de):
-		if de.Need != "" {
-			detail = "needs " + de.Need
-		}
-		return http.StatusForbidden, "", detail
-	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotApproved), errors.Is(err, ErrCrossOrigin):
-		return http.StatusForbidden, "", ""
-	case errors.Is(err, sqlguard.ErrNotFound):
-		return http.StatusNotFound, "", ""
-	case sqlguard.IsUniqueViolation(err):
-		return http.StatusConflict, "", ""
-	case sqlguard.IsInsufficientPrivilege(err):
-		return http.StatusForbidden, "", ""
-	case errors.Is(err, sqlguard.ErrInvalidInput), errors.Is(err, ErrBadRequest),
-		errors.Is(err, capability.ErrBadCapability), errors.Is(err, capability.ErrBadGroup):
-		return http.StatusBadRequest, "", ""
-	case unavailable(err):
-		return http.StatusServiceUnavailable, "", ""
 	}
-	return http.StatusInternalServerError, "", ""
+	for _, c := range ew.Classifiers {
+		if c == nil {
+			continue
+		}
+		if status, detail, ok := c(err); ok {
+			if status < 400 || status > 599 {
+				return http.StatusInternalServerError, "", ""
+			}
+			return status, "", detail
+		}
+	}
+	return classifyDefault(err), challengeOf(err), ""
 }
 
-// unavailable reports whether err says that the database (or another
-// dependency bounded by the request's deadline) is unavailable or timed out.
-func unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+// classifyDefault is the default mapping of an error that is not an
+// *AuthError.
+func classifyDefault(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, ErrNoToken), errors.Is(err, token.ErrInvalidToken):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrInsufficientScope):
+		return http.StatusForbidden
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, capability.ErrForbidden), errors.Is(err, ErrCrossOrigin):
+		return http.StatusForbidden
+	case errors.Is(err, capability.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrBadRequest), errors.Is(err, capability.ErrBadCapability), errors.Is(err, capability.ErrBadGroup):
+		return http.StatusBadRequest
+	case timedOut(err):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// challengeOf is the WWW-Authenticate value of a default answer, "" for
+// none.
+func challengeOf(err error) string {
+	switch {
+	case errors.Is(err, ErrNoToken):
+		return "Bearer"
+	case errors.Is(err, token.ErrInvalidToken):
+		return `Bearer error="invalid_token"`
+	case errors.Is(err, ErrInsufficientScope):
+		return `Bearer error="insufficient_scope"`
+	}
+	return ""
+}
+
+// timedOut reports whether err is a deadline that expired, the request's
+// or a network operation's: the answer is 503, the request may succeed
+// later.
+func timedOut(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
-		return true
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// retryAfter is the Retry-After value of an answer with status, "" for
+// none.
+func (ew ErrorWriter) retryAfter(status int) string {
+	if status != http.StatusServiceUnavailable || ew.RetryAfter <= 0 {
+		return ""
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"):
-			return true
-		case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "57014":
-			return true
-		}
-	}
-	return false
+	return strconv.FormatInt(int64((ew.RetryAfter+time.Second-1)/time.Second), 10)
 }
 
 // problem is an RFC 9457 problem body.
@@ -156,9 +201,9 @@ func encodeProblem(status int, detail string) []byte {
 	return append(b, '\n')
 }
 
-// writeProblem writes a problem answer. ch is the WWW-Authenticate value,
-// "" for none.
-func writeProblem(w http.ResponseWriter, status int, ch, detail string) {
+// writeProblem writes a problem answer. ch is the WWW-Authenticate value
+// and retry the Retry-After value, "" for none.
+func writeProblem(w http.ResponseWriter, status int, ch, detail, retry string) {
 	body := problemBodies[status]
 	if body == nil || detail != "" {
 		body = encodeProblem(status, detail)
@@ -170,6 +215,9 @@ func writeProblem(w http.ResponseWriter, status int, ch, detail string) {
 	h.Set("Cache-Control", "no-store")
 	if ch != "" {
 		h.Set("WWW-Authenticate", ch)
+	}
+	if retry != "" {
+		h.Set("Retry-After", retry)
 	}
 	w.WriteHeader(status)
 	w.Write(body)

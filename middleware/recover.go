@@ -26,7 +26,7 @@ func Recover(next http.Handler) http.Handler { return RecoverWith(nil, nil)(next
 // The handler sees a wrapped ResponseWriter; use http.NewResponseController
 // to reach the underlying one's optional interfaces (the wrapper has an
 // Unwrap method, and a Flush method for handlers that assert http.Flusher).
-func RecoverWith(logger *slog.Logger, ew ErrorWriter) func(http.Handler) http.Handler {
+func RecoverWith(logger *slog.Logger, ew func(w http.ResponseWriter, r *http.Request, err error)) func(http.Handler) http.Handler {
 	if ew == nil {
 		ew = WriteError
 	}

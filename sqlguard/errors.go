@@ -4,20 +4,29 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/keyhole-go/keyhole/capability"
 )
 
 // Sentinel errors. Match them with errors.Is.
 var (
 	// ErrDenied is matched by every *DeniedError: the row exists and the
 	// caller may read it, but the capability does not allow the write.
+	// A *DeniedError also matches capability.ErrForbidden.
 	ErrDenied = errors.New("sqlguard: denied")
 	// ErrNotFound reports that no row matched, or that the matching row is
 	// one the caller may not read: the two are indistinguishable on purpose.
-	ErrNotFound = errors.New("sqlguard: not found")
+	// It wraps capability.ErrNotFound, so that errors.Is(err,
+	// capability.ErrNotFound) holds for it too.
+	ErrNotFound error = &sharedSentinel{msg: "sqlguard: not found", shared: capability.ErrNotFound}
 	// ErrInvalidInput reports call values that cannot be bound, for example
-	// a group id of the wrong kind or a wrong number of values. Nothing was
-	// sent to the database.
+	// a group id that does not parse or a wrong number of values: the
+	// caller's mistake. Nothing was sent to the database.
 	ErrInvalidInput = errors.New("sqlguard: invalid input")
+	// ErrMisconfigured reports a server misconfiguration, e.g. the
+	// capability's role hierarchy differs from the registry's: not the
+	// caller's mistake (Classify answers it with 500, not 400). Nothing was
+	// sent to the database.
+	ErrMisconfigured = errors.New("sqlguard: misconfigured")
 	// ErrNotApproved reports a policy that the approved lock does not cover.
 	// Nothing was sent to the database.
 	ErrNotApproved = errors.New("sqlguard: policy not approved")
@@ -35,8 +44,18 @@ func (e *DeniedError) Error() string {
 	return "sqlguard: " + e.Policy + ": denied: needs " + e.Need
 }
 
-// Unwrap returns ErrDenied.
-func (e *DeniedError) Unwrap() error { return ErrDenied }
+// Unwrap returns ErrDenied and capability.ErrForbidden.
+func (e *DeniedError) Unwrap() []error { return []error{ErrDenied, capability.ErrForbidden} }
+
+// sharedSentinel is a sentinel of this package that also matches a shared
+// sentinel of package capability, keeping its own message.
+type sharedSentinel struct {
+	msg    string
+	shared error
+}
+
+func (e *sharedSentinel) Error() string { return e.msg }
+func (e *sharedSentinel) Unwrap() error { return e.shared }
 
 // PostgreSQL error codes the caller may want to tell apart.
 const (

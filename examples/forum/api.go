@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
-	"github.com/keyhole-go/keyhole/middleware"
 )
 
 // maxBody bounds every JSON request body of the API: a post's content at
@@ -62,7 +61,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // writer: denied 403 (with what was needed), not found 404, bad input 400.
 func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.logFailure(r, err)
-	middleware.WriteError(w, r, err)
+	errorWriter.WriteError(w, r, err)
 }
 
 // An API handler returns its answer instead of writing it: a status and a
@@ -105,14 +104,14 @@ func (a *app) apiID(h func(r *http.Request, id int64) (int, any, error)) http.Ha
 }
 
 // apiJSON adapts a handler of a route with an {id} and a JSON body, which
-// it decodes strictly (middleware.DecodeJSON, bounded by maxBody) into a
+// it decodes strictly (decodeJSON, bounded by maxBody) into a
 // T.
 func apiJSON[T any](a *app, h func(r *http.Request, id int64, in T) (int, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
 		var in T
 		if err == nil {
-			err = middleware.DecodeJSON(w, r, &in, maxBody)
+			err = decodeJSON(w, r, &in, maxBody)
 		}
 		var status int
 		var body any

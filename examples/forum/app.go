@@ -15,6 +15,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 // The token's issuer and audience. The development login stands for an
@@ -124,6 +125,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	a.cop = http.NewCrossOriginProtection()
 	a.apiAuth, err = middleware.New(a.verifier, middleware.Options{
 		Realm: "forum", Cookie: cookieName, Logger: a.log, CrossOriginProtection: a.cop,
+		ErrorWriter: errorWriter.WriteError,
 	})
 	if err != nil {
 		return nil, err
@@ -141,6 +143,25 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	return a, nil
 }
 
+// errorWriter answers every failed request, the API's and the page's
+// (through statusOf): the middleware's defaults, then sqlguard's
+// classification of SQL and PostgreSQL errors (409 on a unique violation,
+// 503 when the database is unavailable, a denial's need as the detail), in
+// one line, and the forum's own errors. A 503 says when to try again.
+var errorWriter = middleware.ErrorWriter{
+	Classifiers: []middleware.Classifier{sqlguard.Classify, classifyForum},
+	RetryAfter:  time.Second,
+}
+
+// classifyForum answers the forum's own errors that the middleware's
+// defaults do not know.
+func classifyForum(err error) (status int, detail string, ok bool) {
+	if errors.Is(err, errUnsupportedMediaType) {
+		return http.StatusUnsupportedMediaType, "", true
+	}
+	return 0, "", false
+}
+
 // handler returns the forum's routes, behind panic recovery and, for every
 // state-changing request, cross-origin protection (the web page
 // authenticates with a cookie).
@@ -150,7 +171,7 @@ func (a *app) handler() http.Handler {
 	// The auth side.
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
-	mux.Handle("/.well-known/jwks.json", middleware.JWKSHandler(a.issuer))
+	mux.Handle("/.well-known/jwks.json", tokenserver.JWKSHandler(a.issuer))
 
 	// The JSON API: every route needs a valid token.
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.apiAuth.Handler(h)) }
@@ -179,7 +200,7 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
-	return middleware.RecoverWith(a.log, nil)(a.cop.Handler(mux))
+	return middleware.RecoverWith(a.log, errorWriter.WriteError)(a.cop.Handler(mux))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not
@@ -187,7 +208,7 @@ func (a *app) handler() http.Handler {
 func (a *app) logFailure(r *http.Request, err error) {
 	switch {
 	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotFound),
-		errors.Is(err, middleware.ErrBadRequest), errors.Is(err, middleware.ErrUnsupportedMediaType),
+		errors.Is(err, middleware.ErrBadRequest), errors.Is(err, errUnsupportedMediaType),
 		errors.Is(err, sqlguard.ErrInvalidInput):
 		return
 	}

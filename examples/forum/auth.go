@@ -43,7 +43,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			User string `json:"user"`
 		}
-		if err := middleware.DecodeJSON(w, r, &in, maxLoginBody); err != nil {
+		if err := decodeJSON(w, r, &in, maxLoginBody); err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -122,5 +122,5 @@ func (a *app) webAuthError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	middleware.WriteError(w, r, err)
+	errorWriter.WriteError(w, r, err)
 }

@@ -70,6 +70,8 @@ func TestBadInput(t *testing.T) {
 		{"wrong type", "POST", post, alice, `{"content":42}`, "", http.StatusBadRequest},
 		{"empty content", "POST", post, alice, `{"content":"  "}`, "", http.StatusBadRequest},
 		{"NUL in content", "POST", post, alice, `{"content":"a\u0000b"}`, "", http.StatusBadRequest},
+		{"invalid UTF-8 in content", "POST", post, alice, "{\"content\":\"a\xffb\"}", "", http.StatusBadRequest},
+		{"lone surrogate in content", "POST", post, alice, `{"content":"a\ud800b"}`, "", http.StatusBadRequest},
 		{"content too long", "POST", post, alice, `{"content":"` + strings.Repeat("x", maxContent+1) + `"}`, "", http.StatusBadRequest},
 		{"oversize body", "POST", post, alice, `{"content":"` + strings.Repeat("x", maxBody) + `"}`, "", http.StatusRequestEntityTooLarge},
 		{"not JSON", "POST", post, alice, `content=x`, "application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
@@ -74,7 +73,7 @@ func TestRefusalStatus(t *testing.T) {
 }
 
 // TestWebErrorPage: the page answers every error with the status of the
-// API (middleware.WriteError), and says why.
+// API (errorWriter), and says why.
 func TestWebErrorPage(t *testing.T) {
 	tmpl, err := parseTemplates()
 	if err != nil {
@@ -100,11 +99,14 @@ func TestWebErrorPage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			api := httptest.NewRecorder()
 			req := httptest.NewRequest("POST", "/threads/1/posts", nil)
-			middleware.WriteError(api, req, c.err)
+			errorWriter.WriteError(api, req, c.err)
 			page := httptest.NewRecorder()
 			a.webError(page, req, c.err)
 			if page.Code != c.want || api.Code != c.want {
 				t.Errorf("page %d, API %d; want %d", page.Code, api.Code, c.want)
+			}
+			if retry := api.Header().Get("Retry-After"); (c.want == http.StatusServiceUnavailable) != (retry == "1") {
+				t.Errorf("API Retry-After %q with %d", retry, api.Code)
 			}
 			if body := page.Body.String(); !strings.Contains(body, html.EscapeString(c.says)) {
 				t.Errorf("page does not say %q:\n%s", c.says, body)

@@ -11,7 +11,6 @@ import (
 	"strconv"
 
 	"github.com/keyhole-go/keyhole/capability"
-	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
@@ -113,15 +112,14 @@ var errorPages = map[int]struct{ message, detail string }{
 	http.StatusInternalServerError:   {"Something went wrong.", ""},
 }
 
-// statusOf is the status middleware.WriteError answers err with, so that
-// the page and the API answer every error alike (403 for a denial, for
+// statusOf is the status errorWriter answers err with, so that the page
+// and the API answer every error alike (403 for a denial, for
 // sqlguard.ErrNotApproved and for PostgreSQL's insufficient_privilege; 404;
-// 400; 413; 409; 503; 500): one mapping, the middleware's. The middleware
-// does not export its classification: statusOf reads it off an answer
-// written to nowhere (only on the error path).
+// 400; 413; 415; 409; 503; 500): one mapping, the API's. statusOf reads it
+// off an answer written to nowhere (only on the error path).
 func statusOf(r *http.Request, err error) int {
 	var s statusWriter
-	middleware.WriteError(&s, r, err)
+	errorWriter.WriteError(&s, r, err)
 	if s.status == 0 {
 		return http.StatusInternalServerError
 	}

@@ -1,4 +1,4 @@
-package middleware_test
+package tokenserver_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 // The exchange tests run through a real issuer and real verifiers (static
@@ -41,7 +42,7 @@ type xchFixture struct {
 	key    *token.SigningKey
 	issuer *token.Issuer
 	user   *token.Verifier // audience xchUserAud
-	ex     *middleware.TokenExchange
+	ex     *tokenserver.TokenExchange
 	logs   *xchLog
 
 	mu  sync.Mutex
@@ -72,7 +73,7 @@ func xchForumRoles(t testing.TB) *capability.Roles {
 // newXchFixture builds an issuer, a verifier for the users' audience, and
 // an exchange with the three plugin audiences; opts may change the
 // exchange's options before it is built.
-func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*middleware.TokenExchangeOptions)) *xchFixture {
+func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*tokenserver.TokenExchangeOptions)) *xchFixture {
 	t.Helper()
 	if roles == nil {
 		roles = xchForumRoles(t)
@@ -89,10 +90,10 @@ func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*middleware.
 		t.Fatal(err)
 	}
 	f.user = f.verifier(t, xchUserAud)
-	o := middleware.TokenExchangeOptions{
+	o := tokenserver.TokenExchangeOptions{
 		Verifier: f.user,
 		Issuer:   f.issuer,
-		Audiences: map[string]middleware.AudiencePolicy{
+		Audiences: map[string]tokenserver.AudiencePolicy{
 			xchStats: {Roles: []string{"member"}},
 			xchMod:   {Roles: []string{"moderator"}},
 			xchHello: {Roles: []string{"member"}, AllowEmpty: true},
@@ -103,7 +104,7 @@ func newXchFixture(t testing.TB, roles *capability.Roles, opts func(*middleware.
 	if opts != nil {
 		opts(&o)
 	}
-	if f.ex, err = middleware.NewTokenExchange(o); err != nil {
+	if f.ex, err = tokenserver.NewTokenExchange(o); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -142,7 +143,7 @@ func xg(role string, g int64) capability.Grant {
 // xchForm is a well-formed exchange request body.
 func xchForm(tok, aud string) url.Values {
 	return url.Values{
-		"grant_type":         {middleware.GrantTypeTokenExchange},
+		"grant_type":         {tokenserver.GrantTypeTokenExchange},
 		"subject_token":      {tok},
 		"subject_token_type": {xchTokenType},
 		"audience":           {aud},
@@ -278,7 +279,7 @@ func TestExchangeHappyPath(t *testing.T) {
 	if c.Subject() != "alice" || c.Issuer() != xchIssuer {
 		t.Errorf("sub, iss: got %q, %q", c.Subject(), c.Issuer())
 	}
-	if want := xchT0.Add(middleware.DefaultExchangeTTL); !c.Expiry().Equal(want) {
+	if want := xchT0.Add(tokenserver.DefaultExchangeTTL); !c.Expiry().Equal(want) {
 		t.Errorf("exp: got %v, want %v", c.Expiry(), want)
 	}
 	if c.ID() == "" || c.ID() == userCap.ID() {
@@ -425,7 +426,7 @@ func TestExchangeErrors(t *testing.T) {
 			return r
 		}, 405, "invalid_request", "method \"PUT\""},
 		{"JSON body", func() *http.Request {
-			r := xchRequest(`{"grant_type":"` + middleware.GrantTypeTokenExchange + `"}`)
+			r := xchRequest(`{"grant_type":"` + tokenserver.GrantTypeTokenExchange + `"}`)
 			r.Header.Set("Content-Type", "application/json")
 			return r
 		}, 415, "invalid_request", "media type"},
@@ -444,14 +445,14 @@ func TestExchangeErrors(t *testing.T) {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=iso-8859-1")
 			return r
 		}, 415, "invalid_request", "charset"},
-		{"body over 16 KiB", post(form + "&pad=" + strings.Repeat("a", middleware.DefaultExchangeMaxBody)), 413, "invalid_request", "body too large"},
+		{"body over 16 KiB", post(form + "&pad=" + strings.Repeat("a", tokenserver.DefaultExchangeMaxBody)), 413, "invalid_request", "body too large"},
 		{"malformed body", post(form + "&%zz=1"), 400, "invalid_request", "malformed body"},
 		{"semicolon separator", post(strings.ReplaceAll(form, "&", ";")), 400, "invalid_request", "malformed body"},
 		{"empty body", post(""), 400, "invalid_request", "missing grant_type"},
 		{"repeated audience", post(form + "&audience=" + xchMod), 400, "invalid_request", "repeated parameter"},
 		{"repeated same audience", post(form + "&audience=" + xchStats), 400, "invalid_request", "repeated parameter"},
 		{"repeated subject_token", post(form + "&subject_token=" + good), 400, "invalid_request", "repeated parameter"},
-		{"repeated grant_type", post(form + "&grant_type=" + url.QueryEscape(middleware.GrantTypeTokenExchange)), 400, "invalid_request", "repeated parameter"},
+		{"repeated grant_type", post(form + "&grant_type=" + url.QueryEscape(tokenserver.GrantTypeTokenExchange)), 400, "invalid_request", "repeated parameter"},
 		{"missing grant_type", post(with(good, xchStats, func(v url.Values) { v.Del("grant_type") })), 400, "invalid_request", "missing grant_type"},
 		{"other grant_type", post(with(good, xchStats, func(v url.Values) { v.Set("grant_type", "client_credentials") })), 400, "unsupported_grant_type", "grant_type"},
 		{"missing subject_token", post(with(good, xchStats, func(v url.Values) { v.Del("subject_token") })), 400, "invalid_request", "missing subject_token"},
@@ -530,7 +531,7 @@ func TestExchangeAudienceOnlyFromParameter(t *testing.T) {
 
 	// No audience parameter, but every header names a declared audience.
 	r := xchRequest(url.Values{
-		"grant_type":         {middleware.GrantTypeTokenExchange},
+		"grant_type":         {tokenserver.GrantTypeTokenExchange},
 		"subject_token":      {tok},
 		"subject_token_type": {xchTokenType},
 	}.Encode())
@@ -609,7 +610,7 @@ func TestExchangeNoWidening(t *testing.T) {
 	// 1. The plugin presents its token to the exchange, asking for the
 	// moderator audience: refused, because it is not a user token.
 	_, err := f.ex.Exchange(context.Background(), stats, xchMod)
-	var xe *middleware.ExchangeError
+	var xe *tokenserver.ExchangeError
 	if !errors.As(err, &xe) || xe.Code != "invalid_grant" || xe.Status != 400 || !errors.Is(err, token.ErrAudience) {
 		t.Fatalf("re-exchange of a plugin token: got %v, want invalid_grant wrapping token.ErrAudience", err)
 	}
@@ -617,10 +618,10 @@ func TestExchangeNoWidening(t *testing.T) {
 
 	// 2. Defense in depth: an exchange whose verifier accepts both the
 	// users' and plugin.stats's tokens.
-	lax, err := middleware.NewTokenExchange(middleware.TokenExchangeOptions{
+	lax, err := tokenserver.NewTokenExchange(tokenserver.TokenExchangeOptions{
 		Verifier: xchAnyAudience{f.user, f.verifier(t, xchStats)},
 		Issuer:   f.issuer, Now: f.clock,
-		Audiences: map[string]middleware.AudiencePolicy{xchMod: {Roles: []string{"moderator"}}, xchStats: {Roles: []string{"member"}}},
+		Audiences: map[string]tokenserver.AudiencePolicy{xchMod: {Roles: []string{"moderator"}}, xchStats: {Roles: []string{"member"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -661,7 +662,7 @@ func TestExchangeNarrowingProperty(t *testing.T) {
 	}
 	names := roles.Names()
 	// One audience per non-empty subset of the roles.
-	auds := map[string]middleware.AudiencePolicy{}
+	auds := map[string]tokenserver.AudiencePolicy{}
 	approvedOf := map[string][]string{}
 	for mask := 1; mask < 1<<len(names); mask++ {
 		var approved []string
@@ -671,10 +672,10 @@ func TestExchangeNarrowingProperty(t *testing.T) {
 			}
 		}
 		aud := fmt.Sprintf("plugin.%d", mask)
-		auds[aud] = middleware.AudiencePolicy{Roles: approved, AllowEmpty: true}
+		auds[aud] = tokenserver.AudiencePolicy{Roles: approved, AllowEmpty: true}
 		approvedOf[aud] = approved
 	}
-	f := newXchFixture(t, roles, func(o *middleware.TokenExchangeOptions) {
+	f := newXchFixture(t, roles, func(o *tokenserver.TokenExchangeOptions) {
 		o.Audiences = auds
 		o.Logger = nil
 	})
@@ -736,61 +737,61 @@ func TestExchangeNarrowingProperty(t *testing.T) {
 // construction, by field.
 func TestNewTokenExchangeOptions(t *testing.T) {
 	f := newXchFixture(t, nil, nil)
-	base := func() middleware.TokenExchangeOptions {
-		return middleware.TokenExchangeOptions{
+	base := func() tokenserver.TokenExchangeOptions {
+		return tokenserver.TokenExchangeOptions{
 			Verifier: f.user, Issuer: f.issuer,
-			Audiences: map[string]middleware.AudiencePolicy{xchStats: {Roles: []string{"member"}}},
+			Audiences: map[string]tokenserver.AudiencePolicy{xchStats: {Roles: []string{"member"}}},
 		}
 	}
 	for _, tc := range []struct {
 		name   string
-		change func(*middleware.TokenExchangeOptions)
+		change func(*tokenserver.TokenExchangeOptions)
 		want   string // substring of the error; "" for success
 	}{
-		{"valid", func(*middleware.TokenExchangeOptions) {}, ""},
-		{"no verifier", func(o *middleware.TokenExchangeOptions) { o.Verifier = nil }, "Verifier"},
-		{"no issuer", func(o *middleware.TokenExchangeOptions) { o.Issuer = nil }, "Issuer"},
-		{"no audiences", func(o *middleware.TokenExchangeOptions) { o.Audiences = nil }, "Audiences"},
-		{"empty audience name", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[""] = middleware.AudiencePolicy{Roles: []string{"member"}}
+		{"valid", func(*tokenserver.TokenExchangeOptions) {}, ""},
+		{"no verifier", func(o *tokenserver.TokenExchangeOptions) { o.Verifier = nil }, "Verifier"},
+		{"no issuer", func(o *tokenserver.TokenExchangeOptions) { o.Issuer = nil }, "Issuer"},
+		{"no audiences", func(o *tokenserver.TokenExchangeOptions) { o.Audiences = nil }, "Audiences"},
+		{"empty audience name", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[""] = tokenserver.AudiencePolicy{Roles: []string{"member"}}
 		}, "Audiences"},
-		{"audience with a space", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences["plugin stats"] = middleware.AudiencePolicy{Roles: []string{"member"}}
+		{"audience with a space", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences["plugin stats"] = tokenserver.AudiencePolicy{Roles: []string{"member"}}
 		}, "Audiences"},
-		{"audience too long", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[strings.Repeat("a", 257)] = middleware.AudiencePolicy{Roles: []string{"member"}}
+		{"audience too long", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[strings.Repeat("a", 257)] = tokenserver.AudiencePolicy{Roles: []string{"member"}}
 		}, "Audiences"},
-		{"unknown role", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[xchMod] = middleware.AudiencePolicy{Roles: []string{"owner"}}
+		{"unknown role", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[xchMod] = tokenserver.AudiencePolicy{Roles: []string{"owner"}}
 		}, `"owner"`},
-		{"reserved role none", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[xchMod] = middleware.AudiencePolicy{Roles: []string{capability.RoleNone}}
+		{"reserved role none", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[xchMod] = tokenserver.AudiencePolicy{Roles: []string{capability.RoleNone}}
 		}, `"none"`},
-		{"repeated role", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[xchMod] = middleware.AudiencePolicy{Roles: []string{"member", "member"}}
+		{"repeated role", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[xchMod] = tokenserver.AudiencePolicy{Roles: []string{"member", "member"}}
 		}, "twice"},
-		{"no role without AllowEmpty", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[xchMod] = middleware.AudiencePolicy{}
+		{"no role without AllowEmpty", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[xchMod] = tokenserver.AudiencePolicy{}
 		}, "approves no role"},
-		{"no role with AllowEmpty", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[xchMod] = middleware.AudiencePolicy{AllowEmpty: true}
+		{"no role with AllowEmpty", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[xchMod] = tokenserver.AudiencePolicy{AllowEmpty: true}
 		}, ""},
-		{"negative TTL", func(o *middleware.TokenExchangeOptions) { o.TTL = -time.Second }, "TTL"},
-		{"TTL over the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = 25 * time.Hour }, "MaxTTL"},
-		{"TTL at the issuer's MaxTTL", func(o *middleware.TokenExchangeOptions) { o.TTL = token.DefaultMaxTTL }, ""},
-		{"audience of the subject verifier", func(o *middleware.TokenExchangeOptions) {
-			o.Audiences[xchUserAud] = middleware.AudiencePolicy{Roles: []string{"member"}}
+		{"negative TTL", func(o *tokenserver.TokenExchangeOptions) { o.TTL = -time.Second }, "TTL"},
+		{"TTL over the issuer's MaxTTL", func(o *tokenserver.TokenExchangeOptions) { o.TTL = 25 * time.Hour }, "MaxTTL"},
+		{"TTL at the issuer's MaxTTL", func(o *tokenserver.TokenExchangeOptions) { o.TTL = token.DefaultMaxTTL }, ""},
+		{"audience of the subject verifier", func(o *tokenserver.TokenExchangeOptions) {
+			o.Audiences[xchUserAud] = tokenserver.AudiencePolicy{Roles: []string{"member"}}
 		}, "Verifier's own"},
-		{"audience of a verifier without Audience()", func(o *middleware.TokenExchangeOptions) {
+		{"audience of a verifier without Audience()", func(o *tokenserver.TokenExchangeOptions) {
 			o.Verifier = xchFuncVerifier(f.user.Verify)
-			o.Audiences[xchUserAud] = middleware.AudiencePolicy{Roles: []string{"member"}}
+			o.Audiences[xchUserAud] = tokenserver.AudiencePolicy{Roles: []string{"member"}}
 		}, ""},
-		{"negative MaxBodyBytes", func(o *middleware.TokenExchangeOptions) { o.MaxBodyBytes = -1 }, "MaxBodyBytes"},
+		{"negative MaxBodyBytes", func(o *tokenserver.TokenExchangeOptions) { o.MaxBodyBytes = -1 }, "MaxBodyBytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := base()
 			tc.change(&o)
-			ex, err := middleware.NewTokenExchange(o)
+			ex, err := tokenserver.NewTokenExchange(o)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("got %v, want success", err)
@@ -804,11 +805,11 @@ func TestNewTokenExchangeOptions(t *testing.T) {
 
 	// The options' map is copied: changing it later changes nothing.
 	o := base()
-	ex, err := middleware.NewTokenExchange(o)
+	ex, err := tokenserver.NewTokenExchange(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Audiences[xchMod] = middleware.AudiencePolicy{Roles: []string{"moderator"}}
+	o.Audiences[xchMod] = tokenserver.AudiencePolicy{Roles: []string{"moderator"}}
 	tok := f.userToken(t, capability.Params{Subject: "alice", Grants: []capability.Grant{xg("moderator", 1)}})
 	if _, err := ex.Exchange(context.Background(), tok, xchMod); err == nil {
 		t.Error("an audience added to the options after construction was accepted")
@@ -820,11 +821,11 @@ func TestNewTokenExchangeOptions(t *testing.T) {
 func TestExchangeZeroValue(t *testing.T) {
 	f := newXchFixture(t, nil, nil)
 	tok := f.userToken(t, capability.Params{Subject: "alice", Grants: []capability.Grant{xg("member", 1)}})
-	for _, ex := range []*middleware.TokenExchange{nil, {}} {
+	for _, ex := range []*tokenserver.TokenExchange{nil, {}} {
 		w := httptest.NewRecorder()
 		ex.ServeHTTP(w, xchRequest(xchForm(tok, xchStats).Encode()))
 		xchRefused(t, w, 500, "server_error")
-		var xe *middleware.ExchangeError
+		var xe *tokenserver.ExchangeError
 		if _, err := ex.Exchange(context.Background(), tok, xchStats); !errors.As(err, &xe) || xe.Code != "server_error" {
 			t.Errorf("Exchange: got %v, want server_error", err)
 		}
@@ -834,7 +835,7 @@ func TestExchangeZeroValue(t *testing.T) {
 // TestExchangeTTL: a configured TTL is used, and the issued lifetime is
 // exactly it.
 func TestExchangeTTL(t *testing.T) {
-	f := newXchFixture(t, nil, func(o *middleware.TokenExchangeOptions) { o.TTL = time.Minute })
+	f := newXchFixture(t, nil, func(o *tokenserver.TokenExchangeOptions) { o.TTL = time.Minute })
 	tok := f.userToken(t, capability.Params{Subject: "alice", Grants: []capability.Grant{xg("member", 1)}})
 	got, err := f.ex.Exchange(context.Background(), tok, xchStats)
 	if err != nil {
@@ -867,7 +868,7 @@ func TestExchangeBrokenVerifier(t *testing.T) {
 		{"nil, nil", func(context.Context, string) (*capability.Capability, error) { return nil, nil }, 500, "server_error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newXchFixture(t, nil, func(o *middleware.TokenExchangeOptions) { o.Verifier = xchFuncVerifier(tc.verify) })
+			f := newXchFixture(t, nil, func(o *tokenserver.TokenExchangeOptions) { o.Verifier = xchFuncVerifier(tc.verify) })
 			w := f.serve(xchRequest(xchForm("tok", xchStats).Encode()))
 			xchRefused(t, w, tc.status, tc.code)
 			if strings.Contains(w.Body.String(), "secret-detail") {
@@ -891,7 +892,7 @@ func TestExchangeBrokenVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newXchFixture(t, nil, func(o *middleware.TokenExchangeOptions) {
+	f := newXchFixture(t, nil, func(o *tokenserver.TokenExchangeOptions) {
 		o.Verifier = xchFuncVerifier(func(context.Context, string) (*capability.Capability, error) { return c, nil })
 	})
 	xchRefused(t, f.serve(xchRequest(xchForm("tok", xchStats).Encode())), 500, "server_error")

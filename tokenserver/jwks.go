@@ -1,9 +1,10 @@
-package middleware
+package tokenserver
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -33,7 +34,7 @@ const DefaultJWKSMaxAge = 5 * time.Minute
 //
 // An auth service publishes its keys in one line:
 //
-//	mux.Handle("/.well-known/jwks.json", middleware.JWKSHandler(issuer))
+//	mux.Handle("/.well-known/jwks.json", tokenserver.JWKSHandler(issuer))
 type JWKS struct {
 	Keys   KeySet
 	MaxAge time.Duration // 0: DefaultJWKSMaxAge; below a second: no-cache
@@ -66,16 +67,16 @@ func JWKSHandler(keys KeySet) http.Handler { return &JWKS{Keys: keys} }
 func (h *JWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeProblem(w, http.StatusMethodNotAllowed, "", "")
+		writeProblem(w, http.StatusMethodNotAllowed)
 		return
 	}
 	if h.Keys == nil {
-		writeProblem(w, http.StatusInternalServerError, "", "")
+		writeProblem(w, http.StatusInternalServerError)
 		return
 	}
 	doc, err := h.Keys.JWKS()
 	if err != nil {
-		writeProblem(w, http.StatusInternalServerError, "", "")
+		writeProblem(w, http.StatusInternalServerError)
 		return
 	}
 	hd := w.Header()
@@ -93,4 +94,16 @@ func (h *JWKS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// ServeContent answers If-None-Match (304), HEAD and ranges; a zero
 	// modification time disables the date-based conditions.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(doc))
+}
+
+// writeProblem writes a generic RFC 9457 problem answer with status, as
+// package middleware does: no detail, nothing of the error.
+func writeProblem(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	io.WriteString(w, `{"type":"about:blank","title":"`+http.StatusText(status)+`","status":`+strconv.Itoa(status)+"}\n")
 }

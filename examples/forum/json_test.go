@@ -1,4 +1,4 @@
-package middleware_test
+package main
 
 import (
 	"encoding/json"
@@ -11,7 +11,18 @@ import (
 	"github.com/keyhole-go/keyhole/middleware"
 )
 
-func TestDecodeJSON(t *testing.T) {
+// answerOf is the status errorWriter answers err with.
+func answerOf(t *testing.T, r *http.Request, err error) int {
+	t.Helper()
+	w := httptest.NewRecorder()
+	errorWriter.WriteError(w, r, err)
+	if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	return w.Code
+}
+
+func TestDecodeJSONBody(t *testing.T) {
 	type thread struct {
 		Title string `json:"title"`
 		Group int64  `json:"group"`
@@ -45,7 +56,11 @@ func TestDecodeJSON(t *testing.T) {
 				r.Header.Set("Content-Type", tt.ct)
 			}
 			var v thread
-			err := middleware.DecodeJSON(httptest.NewRecorder(), r, &v, tt.max)
+			max := tt.max
+			if max == 0 {
+				max = maxBody
+			}
+			err := decodeJSON(httptest.NewRecorder(), r, &v, max)
 			if tt.status == 0 {
 				if err != nil || v.Title != "hi" {
 					t.Fatalf("got %+v, %v", v, err)
@@ -55,9 +70,9 @@ func TestDecodeJSON(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error")
 			}
-			w := httptest.NewRecorder()
-			middleware.WriteError(w, r, err)
-			checkAnswer(t, w, tt.status, "")
+			if got := answerOf(t, r, err); got != tt.status {
+				t.Errorf("%v: got %d, want %d", err, got, tt.status)
+			}
 			if tt.status == 400 && !errors.Is(err, middleware.ErrBadRequest) {
 				t.Errorf("%v is not ErrBadRequest", err)
 			}
@@ -66,14 +81,12 @@ func TestDecodeJSON(t *testing.T) {
 	// A programming error is not the client's fault.
 	r := httptest.NewRequest("POST", "/", strings.NewReader(`{}`))
 	r.Header.Set("Content-Type", "application/json")
-	err := middleware.DecodeJSON(httptest.NewRecorder(), r, nil, 0)
+	err := decodeJSON(httptest.NewRecorder(), r, nil, maxBody)
 	if err == nil || errors.Is(err, middleware.ErrBadRequest) {
 		t.Errorf("nil target: got %v", err)
 	}
-	w := httptest.NewRecorder()
-	middleware.WriteError(w, r, err)
-	if w.Code != http.StatusInternalServerError {
-		t.Errorf("nil target: status %d", w.Code)
+	if got := answerOf(t, r, err); got != http.StatusInternalServerError {
+		t.Errorf("nil target: status %d", got)
 	}
 }
 
@@ -135,7 +148,7 @@ func TestDecodeJSONStrictKeys(t *testing.T) {
 			r := httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", "application/json")
 			var v target
-			err := middleware.DecodeJSON(httptest.NewRecorder(), r, &v, 0)
+			err := decodeJSON(httptest.NewRecorder(), r, &v, maxBody)
 			if tt.ok {
 				if err != nil {
 					t.Fatalf("got %v, want success", err)
@@ -148,9 +161,9 @@ func TestDecodeJSONStrictKeys(t *testing.T) {
 			if !errors.Is(err, middleware.ErrBadRequest) {
 				t.Fatalf("got %v, want ErrBadRequest", err)
 			}
-			w := httptest.NewRecorder()
-			middleware.WriteError(w, r, err)
-			checkAnswer(t, w, 400, "")
+			if got := answerOf(t, r, err); got != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", got)
+			}
 		})
 	}
 	// Top-level values other than structs: the duplicate rule still holds.
@@ -170,9 +183,70 @@ func TestDecodeJSONStrictKeys(t *testing.T) {
 	} {
 		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
 		r.Header.Set("Content-Type", "application/json")
-		err := middleware.DecodeJSON(httptest.NewRecorder(), r, tc.v, 0)
+		err := decodeJSON(httptest.NewRecorder(), r, tc.v, 1<<20)
 		if tc.ok && err != nil || !tc.ok && !errors.Is(err, middleware.ErrBadRequest) {
 			t.Errorf("%s into %T: got %v, want ok=%v", tc.body, tc.v, err, tc.ok)
 		}
+	}
+}
+
+// TestDecodeJSONText: text that is not UTF-8, which encoding/json would
+// store as U+FFFD, is refused, whether it comes as raw bytes or as the
+// \u escape of a lone surrogate; a surrogate pair and U+FFFD itself are
+// text, and accepted.
+func TestDecodeJSONText(t *testing.T) {
+	type post struct {
+		Content string `json:"content"`
+	}
+	tests := []struct {
+		name string
+		body string
+		want string // "" : refused with 400
+	}{
+		{"ascii", `{"content":"ab"}`, "ab"},
+		{"raw UTF-8", "{\"content\":\"caf\u00e9 \U0001F600\"}", "caf\u00e9 \U0001F600"},
+		{"escaped BMP", `{"content":"caf\u00e9"}`, "caf\u00e9"},
+		{"surrogate pair", `{"content":"\ud83d\ude00"}`, "\U0001F600"},
+		{"surrogate pair, upper case hex", `{"content":"\uD83D\uDE00x"}`, "\U0001F600x"},
+		{"U+FFFD escaped", `{"content":"a\ufffdb"}`, "a\ufffdb"},
+		{"U+FFFD raw", "{\"content\":\"a\uFFFDb\"}", "a\ufffdb"},
+		{"escaped backslash before u", `{"content":"\\ud800"}`, `\ud800`},
+		{"last BMP before surrogates", `{"content":"\ud7ff"}`, "\ud7ff"},
+		{"first BMP after surrogates", `{"content":"\ue000"}`, "\ue000"},
+
+		{"raw invalid byte", "{\"content\":\"a\xffb\"}", ""},
+		{"raw invalid byte in a key", "{\"c\xffontent\":\"a\"}", ""},
+		{"raw invalid byte outside a string", "{\"content\":\"a\"}\xff", ""},
+		{"truncated sequence", "{\"content\":\"a\xe2\x82\"}", ""},
+		{"overlong encoding", "{\"content\":\"\xc0\xaf\"}", ""},
+		{"raw encoded surrogate", "{\"content\":\"\xed\xa0\x80\"}", ""},
+		{"lone high surrogate", `{"content":"a\ud800b"}`, ""},
+		{"lone high surrogate at the end", `{"content":"a\ud800"}`, ""},
+		{"lone low surrogate", `{"content":"a\udc00b"}`, ""},
+		{"low then high", `{"content":"\ude00\ud83d"}`, ""},
+		{"high then high", `{"content":"\ud83d\ud83d\ude00"}`, ""},
+		{"high then a BMP escape", `{"content":"\ud83d\u0041"}`, ""},
+		{"high then a one-character escape", `{"content":"\ud83d\n"}`, ""},
+		{"lone surrogate in a key", `{"content":"a","\udfff":1}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			var v post
+			err := decodeJSON(httptest.NewRecorder(), r, &v, maxBody)
+			if tt.want != "" {
+				if err != nil || v.Content != tt.want {
+					t.Fatalf("got %q, %v; want %q", v.Content, err, tt.want)
+				}
+				return
+			}
+			if !errors.Is(err, middleware.ErrBadRequest) {
+				t.Fatalf("got %q, %v; want ErrBadRequest", v.Content, err)
+			}
+			if got := answerOf(t, r, err); got != http.StatusBadRequest {
+				t.Errorf("status %d, want 400", got)
+			}
+		})
 	}
 }

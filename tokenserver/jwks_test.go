@@ -1,4 +1,4 @@
-package middleware_test
+package tokenserver_test
 
 import (
 	"crypto/sha256"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability/token"
-	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 type failingKeySet struct{}
@@ -24,7 +24,7 @@ func (failingKeySet) JWKS() ([]byte, error) {
 
 func TestJWKSHandler(t *testing.T) {
 	k := newKeys(t)
-	h := middleware.JWKSHandler(k.issuer)
+	h := tokenserver.JWKSHandler(k.issuer)
 
 	w := serve(h, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
 	if w.Code != 200 {
@@ -99,16 +99,16 @@ func TestJWKSHandler(t *testing.T) {
 		age  time.Duration
 		want string
 	}{{time.Hour, "public, max-age=3600"}, {time.Millisecond, "no-cache"}, {-time.Second, "no-cache"}} {
-		w := serve(&middleware.JWKS{Keys: k.issuer, MaxAge: tt.age}, httptest.NewRequest("GET", "/", nil))
+		w := serve(&tokenserver.JWKS{Keys: k.issuer, MaxAge: tt.age}, httptest.NewRequest("GET", "/", nil))
 		if got := w.Header().Get("Cache-Control"); got != tt.want {
 			t.Errorf("MaxAge %v: got %q, want %q", tt.age, got, tt.want)
 		}
 	}
 
 	// A failing source: 500, generic body.
-	w = serve(middleware.JWKSHandler(failingKeySet{}), httptest.NewRequest("GET", "/", nil))
+	w = serve(tokenserver.JWKSHandler(failingKeySet{}), httptest.NewRequest("GET", "/", nil))
 	checkAnswer(t, w, 500, "")
-	w = serve(&middleware.JWKS{}, httptest.NewRequest("GET", "/", nil))
+	w = serve(&tokenserver.JWKS{}, httptest.NewRequest("GET", "/", nil))
 	checkAnswer(t, w, 500, "")
 }
 
@@ -121,7 +121,7 @@ func (d *docKeySet) JWKS() ([]byte, error) { return *d.doc.Load(), nil }
 // is always the current document's, also when a document comes back.
 func TestJWKSHandlerETagFollowsDocument(t *testing.T) {
 	ks := &docKeySet{}
-	h := &middleware.JWKS{Keys: ks}
+	h := &tokenserver.JWKS{Keys: ks}
 	etagOf := func(doc string) string {
 		sum := sha256.Sum256([]byte(doc))
 		return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
@@ -139,7 +139,7 @@ func TestJWKSHandlerETagFollowsDocument(t *testing.T) {
 
 func BenchmarkJWKSHandler(b *testing.B) {
 	k := newKeys(b)
-	h := middleware.JWKSHandler(k.issuer)
+	h := tokenserver.JWKSHandler(k.issuer)
 	r := httptest.NewRequest("GET", "/", nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -1,4 +1,4 @@
-package middleware
+package main
 
 import (
 	"bytes"
@@ -10,64 +10,151 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/keyhole-go/keyhole/middleware"
 )
 
-// DefaultMaxBodyBytes is DecodeJSON's bound on a body when maxBytes is 0.
-const DefaultMaxBodyBytes = 1 << 20
+// The strict JSON decoder of the API's request bodies. It lived in package
+// middleware; it is the forum's now, because an authentication middleware
+// has no business decoding bodies, and the forum is its only user. It is
+// kept whole (not a call to encoding/json alone) because what
+// encoding/json lets through is exactly what a permission check must not
+// see twice: a repeated key ({"group":1,"group":2}: which one did the
+// check read?), a key matched regardless of case, and text that is not
+// UTF-8, which encoding/json silently replaces with U+FFFD.
 
-// DecodeJSON decodes r's body, which must be one JSON value declared as
+// errUnsupportedMediaType is matched by decodeJSON's error for a body that
+// is not declared as application/json; the forum's classifier answers it
+// with 415.
+var errUnsupportedMediaType = errors.New("forum: unsupported media type")
+
+// decodeJSON decodes r's body, which must be one JSON value declared as
 // application/json, into v, strictly: unknown object fields, an object key
 // that appears twice in the same object (at any depth, compared after
 // unescaping), a key that matches a struct field's JSON name only when case
-// is ignored (encoding/json would accept "GROUP" for "group"), trailing data
-// after the value, an empty body and a body over maxBytes (0:
-// DefaultMaxBodyBytes) are errors. Field names follow encoding/json: the
-// name of the `json:"name"` tag, else the Go field name; "-" fields are
-// absent; the fields of embedded structs are promoted. Map keys have no
-// case rule, and a value decoded by its own json.Unmarshaler or
-// encoding.TextUnmarshaler is checked for duplicate keys only. Requiring
-// the media type also keeps a cross-site HTML form, which cannot send
-// application/json without a CORS preflight, from posting to a
-// cookie-authenticated API.
+// is ignored (encoding/json would accept "GROUP" for "group"), text that is
+// not UTF-8 (a raw invalid byte, or a \u escape of a lone surrogate, which
+// encoding/json would both store as U+FFFD), trailing data after the
+// value, an empty body and a body over maxBytes are errors. Field names
+// follow encoding/json: the name of the `json:"name"` tag, else the Go
+// field name; "-" fields are absent; the fields of embedded structs are
+// promoted. Map keys have no case rule, and a value decoded by its own
+// json.Unmarshaler or encoding.TextUnmarshaler is checked for duplicate
+// keys only. Requiring the media type also keeps a cross-site HTML form,
+// which cannot send application/json without a CORS preflight, from
+// posting to a cookie-authenticated API.
 //
-// Its errors match ErrBadRequest (WriteError: 400), additionally
-// *http.MaxBytesError for an oversize body (413), or ErrUnsupportedMediaType
-// (415). A nil or non-pointer v is a programming error, reported as is
-// (500).
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error {
+// Its errors match middleware.ErrBadRequest (400), additionally
+// *http.MaxBytesError for an oversize body (413), or
+// errUnsupportedMediaType (415). A nil or non-pointer v is a programming
+// error, reported as is (500).
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return fmt.Errorf("%w: Content-Type must be application/json", ErrUnsupportedMediaType)
+		return fmt.Errorf("%w: Content-Type must be application/json", errUnsupportedMediaType)
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("middleware: DecodeJSON: %w", &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)})
-	}
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBodyBytes
+		return fmt.Errorf("forum: decodeJSON: %w", &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)})
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		return fmt.Errorf("%w: reading the body: %w", ErrBadRequest, err)
+		return fmt.Errorf("%w: reading the body: %w", middleware.ErrBadRequest, err)
+	}
+	if err := checkUTF8(body); err != nil {
+		return fmt.Errorf("%w: %w", middleware.ErrBadRequest, err)
 	}
 	// One pass over the first value for what encoding/json lets through:
 	// repeated keys and keys matched regardless of case.
 	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: empty body", ErrBadRequest)
+			return fmt.Errorf("%w: empty body", middleware.ErrBadRequest)
 		}
-		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return fmt.Errorf("%w: %w", middleware.ErrBadRequest, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return fmt.Errorf("%w: %w", middleware.ErrBadRequest, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: data after the JSON value", ErrBadRequest)
+		return fmt.Errorf("%w: data after the JSON value", middleware.ErrBadRequest)
 	}
 	return nil
+}
+
+// checkUTF8 reports body's text that is not UTF-8: an invalid byte
+// sequence anywhere, or, inside a string, a \u escape of a surrogate
+// (U+D800..U+DFFF) that is not a high surrogate immediately followed by
+// the \u escape of a low one. encoding/json replaces both with U+FFFD
+// without an error. The rest of the syntax is the decoder's to check: on a
+// body that is not JSON, checkUTF8 only has to stop.
+func checkUTF8(body []byte) error {
+	if !utf8.Valid(body) {
+		return errors.New("body is not valid UTF-8")
+	}
+	in := false // inside a string
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case !in:
+			in = c == '"'
+		case c == '"':
+			in = false
+		case c == '\\':
+			if i+1 >= len(body) {
+				return nil
+			}
+			if body[i+1] != 'u' {
+				i++ // a one-character escape
+				continue
+			}
+			r, ok := hex4(body, i+2)
+			if !ok {
+				return nil // malformed: the decoder refuses it
+			}
+			i += 5 // the \uXXXX
+			switch {
+			case utf16.IsSurrogate(r) && r < 0xDC00: // high: a low must follow
+				if i+6 < len(body) && body[i+1] == '\\' && body[i+2] == 'u' {
+					if lo, ok := hex4(body, i+3); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+						i += 6
+						continue
+					}
+				}
+				return fmt.Errorf("lone surrogate \\u%04X in a string", r)
+			case utf16.IsSurrogate(r):
+				return fmt.Errorf("lone surrogate \\u%04X in a string", r)
+			}
+		}
+	}
+	return nil
+}
+
+// hex4 returns the rune of the four hex digits at body[i:].
+func hex4(body []byte, i int) (rune, bool) {
+	if i+4 > len(body) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range body[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // jsonFrame is an object or array being scanned by checkKeys.
@@ -136,7 +223,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 					return errTooDeep
 				}
 				f := jsonFrame{obj: true, key: true}
-				switch st := schema(next); {
+				switch st := keySchema(next); {
 				case st == nil:
 				case st.Kind() == reflect.Struct:
 					f.fields = fieldsOf(st)
@@ -150,7 +237,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 					return errTooDeep
 				}
 				f := jsonFrame{}
-				if st := schema(next); st != nil && (st.Kind() == reflect.Slice || st.Kind() == reflect.Array) {
+				if st := keySchema(next); st != nil && (st.Kind() == reflect.Slice || st.Kind() == reflect.Array) {
 					f.elem = st.Elem()
 				}
 				stack = append(stack, f)
@@ -198,17 +285,23 @@ func (f *jsonFrame) repeated(k string) bool {
 
 var errTooDeep = fmt.Errorf("JSON nested deeper than %d", maxJSONDepth)
 
-func quoteKey(k string) string { return quoteBounded(k, 64) }
+// quoteKey quotes an untrusted key for an error message, cut to 64 bytes.
+func quoteKey(k string) string {
+	if len(k) <= 64 {
+		return strconv.Quote(k)
+	}
+	return strconv.Quote(k[:64]) + "..."
+}
 
 var (
 	jsonUnmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// schema returns the type whose shape rules the keys of a value decoded
+// keySchema returns the type whose shape rules the keys of a value decoded
 // into t: t without its pointers, or nil when there is no rule (an
 // interface, a type that decodes itself, no type).
-func schema(t reflect.Type) reflect.Type {
+func keySchema(t reflect.Type) reflect.Type {
 	for t != nil {
 		if t.Implements(jsonUnmarshalerType) || t.Implements(textUnmarshalerType) {
 			return nil

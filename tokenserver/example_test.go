@@ -1,4 +1,4 @@
-package middleware_test
+package tokenserver_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/capability/token"
-	"github.com/keyhole-go/keyhole/middleware"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 // A forum user's token is exchanged for a short-lived token for the
@@ -42,10 +42,10 @@ func ExampleTokenExchange() {
 		return v
 	}
 
-	exchange, err := middleware.NewTokenExchange(middleware.TokenExchangeOptions{
+	exchange, err := tokenserver.NewTokenExchange(tokenserver.TokenExchangeOptions{
 		Verifier: verifierFor("forum"), // subject tokens: the users' audience only
 		Issuer:   issuer,               // and its role hierarchy
-		Audiences: map[string]middleware.AudiencePolicy{
+		Audiences: map[string]tokenserver.AudiencePolicy{
 			"plugin.stats": {Roles: []string{"member"}},
 		},
 		Now: clock,
@@ -66,9 +66,9 @@ func ExampleTokenExchange() {
 		},
 	})
 	form := url.Values{
-		"grant_type":         {middleware.GrantTypeTokenExchange},
+		"grant_type":         {tokenserver.GrantTypeTokenExchange},
 		"subject_token":      {userToken},
-		"subject_token_type": {middleware.TokenTypeJWT},
+		"subject_token_type": {tokenserver.TokenTypeJWT},
 		"audience":           {"plugin.stats"},
 	}
 	r := httptest.NewRequest("POST", "/oauth/token", strings.NewReader(form.Encode()))
@@ -104,4 +104,32 @@ func ExampleTokenExchange() {
 	// role member in group 1
 	// role member in group 7
 	// forum refuses it, wrong audience: true
+}
+
+func ExampleJWKSHandler() {
+	roles, _ := capability.Chain("member", "moderator")
+	key, _ := token.GenerateKey(token.EdDSA, "k1")
+	issuer, err := token.NewIssuer(token.IssuerOptions{
+		Issuer: "https://auth.example", Roles: roles, Kind: capability.KindInt64, Key: key,
+	})
+	if err != nil {
+		panic(err)
+	}
+	// An auth service publishes its keys in one line.
+	mux := http.NewServeMux()
+	mux.Handle("GET /.well-known/jwks.json", tokenserver.JWKSHandler(issuer))
+
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/.well-known/jwks.json", nil))
+	fmt.Println(w.Code, w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"))
+
+	// A client that has the document revalidates with its ETag.
+	r := httptest.NewRequest("GET", "/.well-known/jwks.json", nil)
+	r.Header.Set("If-None-Match", w.Header().Get("ETag"))
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Println(w.Code)
+	// Output:
+	// 200 application/jwk-set+json public, max-age=300
+	// 304
 }

@@ -1,18 +1,12 @@
-package middleware
+package tokenserver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -56,6 +50,16 @@ const (
 	ExchangeServerError            = "server_error"            // 500
 	ExchangeTemporarilyUnavailable = "temporarily_unavailable" // 503: the verifier timed out
 )
+
+// Verifier verifies a subject token into a capability. *token.Verifier
+// satisfies it. Verify must return a non-nil capability or an error; a
+// rejected token's error should wrap token.ErrInvalidToken (every
+// *token.TokenError does).
+type Verifier interface {
+	Verify(ctx context.Context, token string) (*capability.Capability, error)
+}
+
+var _ Verifier = (*token.Verifier)(nil)
 
 // AudiencePolicy is what the application approves for one audience of the
 // token exchange.
@@ -200,15 +204,15 @@ type audience struct {
 func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
 	switch {
 	case opts.Verifier == nil:
-		return nil, errors.New("middleware: TokenExchangeOptions.Verifier is required")
+		return nil, errors.New("tokenserver: TokenExchangeOptions.Verifier is required")
 	case opts.Issuer == nil:
-		return nil, errors.New("middleware: TokenExchangeOptions.Issuer is required")
+		return nil, errors.New("tokenserver: TokenExchangeOptions.Issuer is required")
 	case len(opts.Audiences) == 0:
-		return nil, errors.New("middleware: TokenExchangeOptions.Audiences is required")
+		return nil, errors.New("tokenserver: TokenExchangeOptions.Audiences is required")
 	case opts.TTL < 0:
-		return nil, errors.New("middleware: TokenExchangeOptions.TTL is negative")
+		return nil, errors.New("tokenserver: TokenExchangeOptions.TTL is negative")
 	case opts.MaxBodyBytes < 0:
-		return nil, errors.New("middleware: TokenExchangeOptions.MaxBodyBytes is negative")
+		return nil, errors.New("tokenserver: TokenExchangeOptions.MaxBodyBytes is negative")
 	}
 	e := &TokenExchange{
 		v:       opts.Verifier,
@@ -229,7 +233,7 @@ func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
 		e.now = time.Now
 	}
 	if maxTTL := opts.Issuer.MaxTTL(); e.ttl > maxTTL {
-		return nil, fmt.Errorf("middleware: TokenExchangeOptions.TTL %v exceeds the Issuer's MaxTTL %v: every exchange would fail", e.ttl, maxTTL)
+		return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.TTL %v exceeds the Issuer's MaxTTL %v: every exchange would fail", e.ttl, maxTTL)
 	}
 	roles := opts.Issuer.Roles()
 	subjectAud := ""
@@ -238,25 +242,25 @@ func NewTokenExchange(opts TokenExchangeOptions) (*TokenExchange, error) {
 	}
 	for name, p := range opts.Audiences {
 		if !validAudience(name) {
-			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences: audience %q must be 1..%d printable ASCII characters without spaces", name, maxAudienceLen)
+			return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.Audiences: audience %q must be 1..%d printable ASCII characters without spaces", name, maxAudienceLen)
 		}
 		if name == subjectAud {
-			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences: audience %q is the Verifier's own: exchanged tokens would be accepted as subject tokens", name)
+			return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.Audiences: audience %q is the Verifier's own: exchanged tokens would be accepted as subject tokens", name)
 		}
 		if len(p.Roles) == 0 && !p.AllowEmpty {
-			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q] approves no role and does not AllowEmpty: every exchange would be refused", name)
+			return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.Audiences[%q] approves no role and does not AllowEmpty: every exchange would be refused", name)
 		}
 		for i, r := range p.Roles {
 			if !roles.Known(r) {
-				return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: approved role %q is not declared", name, r)
+				return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.Audiences[%q]: approved role %q is not declared", name, r)
 			}
 			if slices.Contains(p.Roles[:i], r) {
-				return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: approved role %q is listed twice", name, r)
+				return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.Audiences[%q]: approved role %q is listed twice", name, r)
 			}
 		}
 		ap, err := capability.NewApproval(roles, p.Roles...)
 		if err != nil {
-			return nil, fmt.Errorf("middleware: TokenExchangeOptions.Audiences[%q]: %w", name, err)
+			return nil, fmt.Errorf("tokenserver: TokenExchangeOptions.Audiences[%q]: %w", name, err)
 		}
 		e.aud[name] = audience{approval: ap, allowEmpty: p.AllowEmpty}
 	}
@@ -294,58 +298,6 @@ type ExchangedToken struct {
 	now time.Time // the exchange's clock when the token was minted
 }
 
-// ExchangeError is the error of a refused exchange. Its Err is for the
-// server's log; the client receives only Code.
-type ExchangeError struct {
-	// Status is the HTTP status of the answer.
-	Status int
-	// Code is the OAuth error code, one of the Exchange… constants.
-	Code string
-	// Reason says more, for logs and metrics: for invalid_grant the
-	// middleware's Reason… code of the subject token ("expired",
-	// "wrong_audience", …), otherwise a short phrase such as
-	// "repeated parameter".
-	Reason string
-	// Err is the underlying error, if any: for invalid_grant the
-	// verifier's (matching token.ErrInvalidToken).
-	Err error
-}
-
-func (e *ExchangeError) Error() string {
-	msg := "middleware: token exchange refused: " + e.Code
-	if e.Reason != "" {
-		msg += ": " + e.Reason
-	}
-	if e.Err != nil {
-		msg += ": " + e.Err.Error()
-	}
-	return msg
-}
-
-// Unwrap returns Err.
-func (e *ExchangeError) Unwrap() error { return e.Err }
-
-// unconfigured is the error of a TokenExchange not built by
-// NewTokenExchange.
-func unconfigured() *ExchangeError {
-	return exchangeError(http.StatusInternalServerError, ExchangeServerError, "not built by NewTokenExchange", nil)
-}
-
-func exchangeError(status int, code, reason string, err error) *ExchangeError {
-	return &ExchangeError{Status: status, Code: code, Reason: reason, Err: err}
-}
-
-func badExchange(reason string) *ExchangeError {
-	return exchangeError(http.StatusBadRequest, ExchangeInvalidRequest, reason, nil)
-}
-
-// exchangeParams are the request parameters the exchange reads (RFC 8693
-// §2.1); none of them may appear in the query string.
-var exchangeParams = []string{
-	"grant_type", "subject_token", "subject_token_type", "audience", "resource",
-	"scope", "requested_token_type", "actor_token", "actor_token_type",
-}
-
 // Exchange exchanges subjectToken for a token for audience, exactly as
 // ServeHTTP does for a request with these parameters, and logs the outcome.
 // It is for a server that calls a plugin or a service itself, in process.
@@ -371,123 +323,6 @@ func (e *TokenExchange) Exchange(ctx context.Context, subjectToken, audience str
 	return t, nil
 }
 
-// ServeHTTP answers a token exchange request (see TokenExchange).
-func (e *TokenExchange) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if e == nil || e.v == nil {
-		writeExchangeError(w, unconfigured())
-		return
-	}
-	form, xerr := e.parse(w, r)
-	var t *ExchangedToken
-	var sub, audience string
-	if xerr == nil {
-		audience = form.Get("audience")
-		xerr = checkExchangeParams(form)
-	}
-	if xerr == nil {
-		t, sub, xerr = e.exchange(r.Context(), form.Get("subject_token"), audience)
-	}
-	e.logExchange(r.Context(), audience, sub, t, xerr)
-	if xerr != nil {
-		writeExchangeError(w, xerr)
-		return
-	}
-	// Rounded down: the client never believes the token lives longer than
-	// it does.
-	expiresIn := int64(t.Expiry.Sub(t.now) / time.Second)
-	writeExchangeJSON(w, http.StatusOK, struct {
-		AccessToken     string `json:"access_token"`
-		IssuedTokenType string `json:"issued_token_type"`
-		TokenType       string `json:"token_type"`
-		ExpiresIn       int64  `json:"expires_in"`
-	}{t.Token, TokenTypeJWT, "Bearer", max(expiresIn, 0)})
-}
-
-// parse checks the method, media type and size of r and returns its body's
-// parameters, each present at most once.
-func (e *TokenExchange) parse(w http.ResponseWriter, r *http.Request) (url.Values, *ExchangeError) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return nil, exchangeError(http.StatusMethodNotAllowed, ExchangeInvalidRequest, "method "+strconv.Quote(bounded(r.Method, 16)), nil)
-	}
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, exchangeError(http.StatusUnsupportedMediaType, ExchangeInvalidRequest, "media type", nil)
-	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return nil, exchangeError(http.StatusUnsupportedMediaType, ExchangeInvalidRequest, "charset", nil)
-	}
-	if r.URL != nil && r.URL.RawQuery != "" {
-		q, _ := url.ParseQuery(r.URL.RawQuery) // the pairs that parse
-		for _, p := range exchangeParams {
-			if q.Has(p) {
-				return nil, badExchange("parameter in the query string")
-			}
-		}
-	}
-	if r.Body == nil {
-		return nil, badExchange("missing grant_type")
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, exchangeError(http.StatusRequestEntityTooLarge, ExchangeInvalidRequest, "body too large", err)
-		}
-		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidRequest, "body unreadable", err)
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, badExchange("malformed body")
-	}
-	for _, vs := range form {
-		if len(vs) > 1 {
-			// RFC 6749 §3.2: parameters MUST NOT be included more than once.
-			return nil, badExchange("repeated parameter")
-		}
-	}
-	return form, nil
-}
-
-// checkExchangeParams checks the parameters other than subject_token's
-// value and the audience's value.
-func checkExchangeParams(form url.Values) *ExchangeError {
-	switch gt := form.Get("grant_type"); {
-	case gt == "":
-		return badExchange("missing grant_type")
-	case gt != GrantTypeTokenExchange:
-		return exchangeError(http.StatusBadRequest, ExchangeUnsupportedGrantType, "grant_type", nil)
-	}
-	if form.Get("subject_token") == "" {
-		return badExchange("missing subject_token")
-	}
-	switch form.Get("subject_token_type") {
-	case TokenTypeJWT, TokenTypeAccessToken:
-	case "":
-		return badExchange("missing subject_token_type")
-	default:
-		return badExchange("unsupported subject_token_type")
-	}
-	if form.Has("actor_token") || form.Has("actor_token_type") {
-		return badExchange("delegation (actor_token) is not supported")
-	}
-	switch form.Get("requested_token_type") {
-	case "", TokenTypeJWT, TokenTypeAccessToken:
-	default:
-		return badExchange("unsupported requested_token_type")
-	}
-	if form.Get("audience") == "" {
-		return badExchange("missing audience")
-	}
-	if form.Has("scope") {
-		return exchangeError(http.StatusBadRequest, ExchangeInvalidScope, "scope is not supported", nil)
-	}
-	if form.Has("resource") {
-		return exchangeError(http.StatusBadRequest, ExchangeInvalidTarget, "resource is not supported", nil)
-	}
-	return nil
-}
-
 // exchange verifies tok and mints the narrowed token for audience. It also
 // returns the subject once the subject token is verified, for the log.
 func (e *TokenExchange) exchange(ctx context.Context, tok, audience string) (*ExchangedToken, string, *ExchangeError) {
@@ -496,14 +331,14 @@ func (e *TokenExchange) exchange(ctx context.Context, tok, audience string) (*Ex
 		if errors.Is(err, token.ErrInvalidToken) {
 			return nil, "", exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, tokenReason(err), err)
 		}
-		if unavailable(err) {
-			return nil, "", exchangeError(http.StatusServiceUnavailable, ExchangeTemporarilyUnavailable, ReasonVerifierError, err)
+		if timedOut(err) {
+			return nil, "", exchangeError(http.StatusServiceUnavailable, ExchangeTemporarilyUnavailable, reasonVerifierError, err)
 		}
-		return nil, "", exchangeError(http.StatusInternalServerError, ExchangeServerError, ReasonVerifierError, err)
+		return nil, "", exchangeError(http.StatusInternalServerError, ExchangeServerError, reasonVerifierError, err)
 	}
 	if c == nil {
-		return nil, "", exchangeError(http.StatusInternalServerError, ExchangeServerError, ReasonVerifierError,
-			errors.New("middleware: verifier returned no capability and no error"))
+		return nil, "", exchangeError(http.StatusInternalServerError, ExchangeServerError, reasonVerifierError,
+			errors.New("tokenserver: verifier returned no capability and no error"))
 	}
 	t, xerr := e.narrow(c, audience)
 	return t, c.Subject(), xerr
@@ -538,7 +373,7 @@ func (e *TokenExchange) narrow(c *capability.Capability, audience string) (*Exch
 	// with less than a second left (the verifier tolerates clock skew).
 	exp = exp.Truncate(time.Second)
 	if exp.Sub(now) < time.Second {
-		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, ReasonExpired, nil)
+		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, reasonExpired, nil)
 	}
 	signed, err := e.issuer.Mint(capability.Params{
 		Subject:  c.Subject(),
@@ -551,91 +386,4 @@ func (e *TokenExchange) narrow(c *capability.Capability, audience string) (*Exch
 		return nil, exchangeError(http.StatusInternalServerError, ExchangeServerError, "mint", err)
 	}
 	return &ExchangedToken{Token: signed, Subject: c.Subject(), Audience: audience, Expiry: exp, Grants: grants, now: now}, nil
-}
-
-// exchangeErrorBodies holds the JSON bodies of the error codes.
-var exchangeErrorBodies = func() map[string][]byte {
-	m := make(map[string][]byte)
-	for _, code := range []string{
-		ExchangeInvalidRequest, ExchangeUnsupportedGrantType, ExchangeInvalidGrant, ExchangeInvalidTarget,
-		ExchangeInvalidScope, ExchangeAccessDenied, ExchangeServerError, ExchangeTemporarilyUnavailable,
-	} {
-		m[code] = []byte(`{"error":"` + code + `"}` + "\n")
-	}
-	return m
-}()
-
-// writeExchangeError writes the OAuth error answer of e: its status and its
-// code, nothing else.
-func writeExchangeError(w http.ResponseWriter, e *ExchangeError) {
-	status, body := e.Status, exchangeErrorBodies[e.Code]
-	if body == nil || status < 400 || status > 599 {
-		status, body = http.StatusInternalServerError, exchangeErrorBodies[ExchangeServerError]
-	}
-	setExchangeHeaders(w.Header())
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-func writeExchangeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeExchangeError(w, exchangeError(http.StatusInternalServerError, ExchangeServerError, "encode", err))
-		return
-	}
-	setExchangeHeaders(w.Header())
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// setExchangeHeaders sets the headers of every answer (RFC 6749 §5.1).
-func setExchangeHeaders(h http.Header) {
-	h.Del("Content-Length")
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
-}
-
-// logExchange writes the one record of an exchange. The audience is
-// untrusted input: an undeclared one is quoted and bounded. No token is
-// logged; the subject only when the subject token's signature verified.
-func (e *TokenExchange) logExchange(ctx context.Context, audience, sub string, t *ExchangedToken, xerr *ExchangeError) {
-	if e.log == nil {
-		return
-	}
-	level := slog.LevelInfo
-	if xerr != nil && xerr.Status >= 500 {
-		level = slog.LevelError
-	}
-	if !e.log.Enabled(ctx, level) {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 7)
-	if xerr == nil {
-		attrs = append(attrs, slog.String("outcome", "issued"), slog.Int("status", http.StatusOK))
-	} else {
-		attrs = append(attrs, slog.String("outcome", xerr.Code), slog.String("reason", xerr.Reason), slog.Int("status", xerr.Status))
-	}
-	if _, ok := e.aud[audience]; ok {
-		attrs = append(attrs, slog.String("audience", audience))
-	} else if audience != "" {
-		attrs = append(attrs, slog.String("audience", quoteBounded(audience, maxAudienceLen)))
-	}
-	if sub == "" && xerr != nil {
-		var te *token.TokenError
-		if errors.As(xerr.Err, &te) {
-			sub = te.Subject // set only when the signature verified
-		}
-	}
-	if sub != "" {
-		attrs = append(attrs, slog.String("sub", bounded(sub, maxLogSubject)))
-	}
-	if t != nil {
-		attrs = append(attrs, slog.Int("grants", len(t.Grants)), slog.Time("exp", t.Expiry))
-	}
-	if xerr != nil && xerr.Status >= 500 && xerr.Err != nil {
-		attrs = append(attrs, slog.String("error", xerr.Err.Error()))
-	}
-	e.log.LogAttrs(ctx, level, "keyhole: token exchange", attrs...)
 }

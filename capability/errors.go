@@ -1,0 +1,22 @@
+package capability
+
+import "errors"
+
+// Shared sentinels of a refused access, in the package every other keyhole
+// package imports, the way io/fs holds ErrNotExist for every file system:
+// the layer that decides (sqlguard, an application's own check) returns its
+// own errors, which unwrap to these, and the layer that answers (the HTTP
+// middleware) maps these without importing the layer that decided. Match
+// them with errors.Is.
+var (
+	// ErrForbidden is matched by an error that refuses an action the
+	// capability does not allow, on a resource the caller may know about
+	// (every *sqlguard.DeniedError matches it). The HTTP answer is 403.
+	ErrForbidden = errors.New("capability: forbidden")
+
+	// ErrNotFound is matched by an error that reports a resource that does
+	// not exist or that the capability may not see: the two are
+	// indistinguishable on purpose (sqlguard.ErrNotFound matches it). The
+	// HTTP answer is 404.
+	ErrNotFound = errors.New("capability: not found")
+)
