@@ -203,11 +203,8 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 	}
 	r := c.reg
 	if cp != nil {
-		if cp.GroupKind() != r.kind {
-			return nil, nil, c.invalid(fmt.Errorf("capability of group kind %v, the registry's is %v", cp.GroupKind(), r.kind))
-		}
-		if cp.Roles() != r.roles {
-			return nil, nil, c.invalid(fmt.Errorf("capability built for another role hierarchy"))
+		if err := r.matches(cp); err != nil {
+			return nil, nil, &policyError{policy: c.info.Name, err: ErrMisconfigured, cause: err}
 		}
 	}
 	if len(values) != c.nvalues {

@@ -23,6 +23,11 @@ type Registry struct {
 	roles *capability.Roles
 	kind  capability.GroupKind
 
+	// equalRoles holds the *capability.Roles found Equal to roles (keys
+	// only), lastRoles the last one: see matches.
+	equalRoles sync.Map
+	lastRoles  atomic.Pointer[capability.Roles]
+
 	mu       sync.Mutex
 	byName   map[string]*compiled
 	approval func(PolicyInfo) error
