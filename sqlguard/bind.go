@@ -184,10 +184,8 @@ func (r *Registry) groupValue(v any) (any, capability.Group, error) {
 }
 
 // bind returns the statement for c and the arguments of one execution:
-// when a capability's array is bound, the first argument is wireRewriter
-// (see bind_wire.go), which pgx takes off before numbering the
-// parameters. It is the whole per-call work in Go: the text was built at
-// declaration.
+// a capability's array is bound as its *wireArray (see bind_wire.go). It
+// is the whole per-call work in Go: the text was built at declaration.
 func (c *compiled) bind(cp *capability.Capability, values []any) (*statement, []any, error) {
 	return c.bindArgs(cp, values, true)
 }
@@ -215,15 +213,7 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 	if c.adminText != nil && admin {
 		st = c.adminText
 	}
-	// all[0] is for wireRewriter; args are the statement's parameters.
-	var all, args []any
-	if wire {
-		all = make([]any, 1+len(st.slots))
-		args = all[1:]
-	} else {
-		args = make([]any, len(st.slots))
-	}
-	rewrite := false
+	args := make([]any, len(st.slots))
 	// The last group value converted: its index, bound value and group.
 	gi, gv, gg := -1, any(nil), capability.Group{}
 	for i, s := range st.slots {
@@ -245,8 +235,6 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 			a := arrays(cp, s.role)
 			if wire {
 				args[i] = a.wire
-				_, isWire := a.wire.(*wireArray)
-				rewrite = rewrite || isWire
 			} else {
 				args[i] = a.textArg()
 			}
@@ -270,10 +258,6 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 				args[i] = nil
 			}
 		}
-	}
-	if rewrite {
-		all[0] = wireRewriter
-		return st, all, nil
 	}
 	return st, args, nil
 }

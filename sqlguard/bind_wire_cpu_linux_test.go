@@ -36,6 +36,9 @@ func BenchmarkChildArrayCPU(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		if err := sqlguard.RegisterTypes(ctx, conn); err != nil {
+			b.Fatal(err)
+		}
 		var pid int
 		if err := conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
 			b.Fatal(err)

@@ -19,7 +19,11 @@ import (
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+// TestMain sets up every test pool's connections with
+// sqlguard.ConfigurePool, as an application sets up its own.
+func TestMain(m *testing.M) {
+	testdb.MainWith(m, testdb.Options{ConfigurePool: sqlguard.ConfigurePool})
+}
 
 // Compile-time: the execution interface is satisfied by pgx's handles.
 var (
