@@ -234,6 +234,8 @@ func outcome(err error) string {
 		return "invalid"
 	case errors.Is(err, sqlguard.ErrNotApproved):
 		return "notapproved"
+	case errors.Is(err, sqlguard.ErrMisconfigured):
+		return "misconfigured"
 	case errors.As(err, &pg):
 		return "pg:" + pg.Code
 	}
