@@ -19,7 +19,7 @@ import (
 //     query modes that describe the statement, the text in the others;
 //     built with the memo (about 9 µs for 1,000 int8);
 //   - the text form ("{1,2,3}") in a Go string, which pgx sends as it is:
-//     what Bind returns, what WithCapability sets and what a *wireArray
+//     what Bind returns, what wall.WithCapability sets and what a *wireArray
 //     sends in the text modes; built on first use (about 20 µs for 1,000
 //     int8), so a capability used in the binary modes only never pays it.
 //
@@ -264,4 +264,12 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 
 func (c *compiled) invalid(err error) error {
 	return &policyError{policy: c.info.Name, err: ErrInvalidInput, cause: err}
+}
+
+// GroupsText returns c's groups for role as a PostgreSQL array literal
+// ("{1,2,3}"; "{}" for none, and for a nil c), encoded once per capability
+// and role and memoized with the capability: the form the second wall
+// (package wall) sets as a transaction-local setting.
+func GroupsText(c *capability.Capability, role string) string {
+	return arrays(c, role).textArg().(string)
 }

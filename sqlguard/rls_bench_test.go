@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // BenchmarkInsertRLS measures the second wall on inserts, beside
@@ -58,18 +59,18 @@ func BenchmarkInsertRLS(b *testing.B) {
 			return pgx.BeginFunc(ctx, plain.Pool, func(tx pgx.Tx) error { return thread.Exec(ctx, tx, c, "t", g) })
 		})
 		run("rls", func() error {
-			return sqlguard.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
+			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
 				return thread.Exec(ctx, tx, c, "t", g)
 			})
 		})
 		run("rls-raw", func() error {
-			return sqlguard.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
+			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ($1, $2, $3)", "t", int64(1), "alice")
 				return err
 			})
 		})
 		run("rls-child", func() error {
-			return sqlguard.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
+			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
 				return post.Exec(ctx, tx, c, "p", int64(1))
 			})
 		})

@@ -14,15 +14,16 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // Compile-time: WithCapability takes pgx's pools, connections and
 // transactions.
 var (
-	_ sqlguard.TxBeginner = (*pgxpool.Pool)(nil)
-	_ sqlguard.TxBeginner = (*pgxpool.Conn)(nil)
-	_ sqlguard.TxBeginner = (*pgx.Conn)(nil)
-	_ sqlguard.TxBeginner = pgx.Tx(nil)
+	_ wall.TxBeginner = (*pgxpool.Pool)(nil)
+	_ wall.TxBeginner = (*pgxpool.Conn)(nil)
+	_ wall.TxBeginner = (*pgx.Conn)(nil)
+	_ wall.TxBeginner = pgx.Tx(nil)
 )
 
 // ids runs a query returning one bigint column.
@@ -54,7 +55,7 @@ func TestSecondWallRawQueries(t *testing.T) {
 	// 1; threads 3, 4 in group 2.
 	c := wallCap(t, "carol", false, map[int64]string{1: "member", 2: "moderator"})
 
-	err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+	err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 		if got, want := ids(t, tx, "select id from threads order by id"), []int64{1, 2, 3, 4}; !slices.Equal(got, want) {
 			t.Errorf("select * from threads: got %v, want %v", got, want)
 		}
@@ -96,7 +97,7 @@ func TestSecondWallRawQueries(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+			err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, tc.sql)
 				return err
 			})
@@ -111,7 +112,7 @@ func TestSecondWallRawQueries(t *testing.T) {
 		"delete from posts where thread_id = 7",
 		"update posts set content = 'x' where thread_id = 7",
 	} {
-		err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+		err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, sql)
 			if err == nil && tag.RowsAffected() != 0 {
 				t.Errorf("%s: changed %d rows, want 0", sql, tag.RowsAffected())
@@ -193,7 +194,7 @@ func TestSecondWallGuardsStillDecide(t *testing.T) {
 	ctx := context.Background()
 	c := wallCap(t, "bob", false, map[int64]string{1: "member", 2: "moderator", 3: "moderator"})
 	run := func(name string, values ...any) error {
-		return sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+		return wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 			return f.ops[name].(*sqlguard.Write).Exec(ctx, tx, c, values...)
 		})
 	}
@@ -244,7 +245,7 @@ func TestSecondWallReadsSettingsOnce(t *testing.T) {
 		"update posts set content = 'x'",
 		"delete from posts",
 	} {
-		err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+		err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, "explain (verbose, costs off) "+sql)
 			if err != nil {
 				return err
@@ -284,7 +285,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 	// A subject that would break out of a concatenated string.
 	c := wallCap(t, "o'brien'); drop table threads; --", true, map[int64]string{1: "member"})
 	boom := errors.New("boom")
-	err = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
 		var role, groups, admin, subject string
 		if err := tx.QueryRow(ctx, "select current_user, current_setting($1), current_setting($2), current_setting($3)",
 			w.opts.GroupsSetting("member"), w.opts.AdminSetting(), w.opts.SubjectSetting()).Scan(&role, &groups, &admin, &subject); err != nil {
@@ -303,7 +304,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 	}
 	func() {
 		defer func() { _ = recover() }()
-		_ = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
+		_ = wall.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, $1)", c.Subject()); err != nil {
 				return err
 			}
@@ -323,7 +324,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 		t.Errorf("after the transaction: role %s, groups %v, admin %v; want %s and no settings", role, groups, admin, w.testRole)
 	}
 	// Commit.
-	err = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('committed', 1, $1)", c.Subject())
 		return err
 	})
@@ -334,7 +335,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 		t.Errorf("%d committed rows, want 1", got[0])
 	}
 	// A nil capability holds nothing.
-	err = sqlguard.WithCapability(ctx, conn, nil, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, conn, nil, w.opts, func(tx pgx.Tx) error {
 		if got := ids(t, tx, "select count(*) from threads"); got[0] != 0 {
 			t.Errorf("nil capability sees %d threads", got[0])
 		}
@@ -347,18 +348,18 @@ func TestWithCapabilityTransaction(t *testing.T) {
 
 func TestSecondWallRefusesBadOptions(t *testing.T) {
 	f := newWallForum(t)
-	for _, o := range []sqlguard.WallOptions{
+	for _, o := range []wall.Options{
 		{Prefix: "Bad"}, {Prefix: "a-b"}, {Settings: "x.y"}, {Grantees: []string{"app; drop"}},
 		{Prefix: strings.Repeat("a", 60)},
 	} {
-		if _, err := f.reg.SecondWall(o); err == nil {
+		if _, err := wall.Script(f.reg, o); err == nil {
 			t.Errorf("SecondWall(%+v) = nil error", o)
 		}
 	}
 	reg := sqlguard.MustNewRegistry(wallRoles, capability.KindInt64)
 	reg.MustUpdate(sqlguard.Policy{Name: "threads.rekey", Table: "threads", Key: []string{"id"}, Set: []string{"id"},
 		GroupColumn: "group_id", Role: "member"})
-	if _, err := reg.SecondWall(sqlguard.WallOptions{}); err == nil {
+	if _, err := wall.Script(reg, wall.Options{}); err == nil {
 		t.Error("an update of its own key: nil error")
 	}
 }
@@ -376,7 +377,7 @@ func TestSecondWallRerun(t *testing.T) {
 		Query: sq.Select("id")})
 	reg.MustList(sqlguard.Policy{Name: "comments.list", Table: "comments", Parents: []sqlguard.Parent{{Column: "post_id", Table: "posts"}, {Column: "thread_id", Table: "threads"}},
 		GroupColumn: "group_id", Role: "member", Query: sq.Select("id")})
-	script, err := reg.SecondWall(w.opts)
+	script, err := wall.Script(reg, w.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestSecondWallRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := wallCap(t, "bob", true, map[int64]string{1: "moderator"})
-	err = sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 		if got := ids(t, tx, "select id from threads order by id"); !slices.Equal(got, []int64{1, 2}) {
 			t.Errorf("threads: got %v, want [1 2] (no admin override any more)", got)
 		}
@@ -438,7 +439,7 @@ func TestSecondWallGrants(t *testing.T) {
 		}
 	}
 	c := wallCap(t, "bob", true, map[int64]string{1: "moderator"})
-	err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+	err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "select * from secrets")
 		return err
 	})
