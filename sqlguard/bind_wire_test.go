@@ -1,7 +1,6 @@
 package sqlguard
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"testing"
@@ -123,7 +122,7 @@ func TestWireArrayEncoding(t *testing.T) {
 // gains one wrapper function however often it is set up.
 func TestWireArrayModes(t *testing.T) {
 	db := testdb.New(t, "")
-	ctx := context.Background()
+	ctx := t.Context()
 	for kind, typ := range wireArrayTypes {
 		sets := wireSets(t, kind)
 		for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol", "unregistered"} {

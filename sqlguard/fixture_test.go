@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -246,7 +245,7 @@ func outcome(err error) string {
 // a matrix starts from the same rows.
 func inTx(t testing.TB, pool *pgxpool.Pool, f func(tx pgx.Tx)) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -101,7 +100,7 @@ func TestDeclaredTextBalancedInStrings(t *testing.T) {
 	kind := capability.KindInt64
 	db := testdb.New(t, forumSchema(kind))
 	seedForum(t, db, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	c := forumCaps(t, kind)
 	r := sqlguard.MustNewRegistry(forumRoles, kind)
 	conds := []sq.Sqlizer{
@@ -249,7 +248,7 @@ func TestLockCatchesValuesFromTheRequest(t *testing.T) {
 func TestWithCapabilityNilInsideTx(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice := wallCap(t, "alice", true, map[int64]string{1: "member", 2: "moderator"})
 	outer, err := w.Pool.Begin(ctx)
 	if err != nil {
@@ -300,7 +299,7 @@ func TestWithCapabilityNilInsideTx(t *testing.T) {
 func TestSecondWallSubjectColumn(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice := wallCap(t, "alice", false, map[int64]string{1: "member"})
 	raw := func(sql string) error {
 		return wall.WithCapability(ctx, w.Pool, alice, w.opts, func(tx pgx.Tx) error {
@@ -366,7 +365,7 @@ func TestScanChecksDestinationsFirst(t *testing.T) {
 	seedForum(t, db, kind)
 	f := newForum(t, kind)
 	c := forumCaps(t, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	var id, g, extra int64
 	count := func(sql string) int64 {
 		var n int64

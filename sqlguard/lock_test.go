@@ -237,7 +237,7 @@ func (c *countingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.
 // narrowed policies run.
 func TestApproveRefusesBeforeTheDatabase(t *testing.T) {
 	w := newWallDB(t, nil)
-	ctx := context.Background()
+	ctx := t.Context()
 	approvedReg := lockReg(t, wallRoles, func(r *sqlguard.Registry) {
 		r.MustDelete(sqlguard.Policy{Name: "threads.delete", Table: "threads", Key: []string{"id"},
 			GroupColumn: "group_id", Role: "moderator"})

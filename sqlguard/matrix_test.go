@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,7 +20,7 @@ import (
 // (bob's, thread 2), 13 (carol's, thread 2), 14 (carol's, thread 3).
 func seedForum(t testing.TB, db *testdb.DB, kind capability.GroupKind) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	ins := func(id int64, g *capability.Group, locked bool) {
 		var gv any
 		if g != nil {
@@ -99,7 +98,7 @@ func TestMatrix(t *testing.T) {
 			seedForum(t, db, kind)
 			f := newForum(t, kind)
 			c := forumCaps(t, kind)
-			ctx := context.Background()
+			ctx := t.Context()
 			G := func(n int64) capability.Group { return grp(kind, n) }
 
 			type action func(tx pgx.Tx, c *capability.Capability) error
@@ -402,7 +401,7 @@ func TestDeniedNeed(t *testing.T) {
 	seedForum(t, db, kind)
 	f := newForum(t, kind)
 	c := forumCaps(t, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, tc := range []struct {
 		name string
 		run  func(tx pgx.Tx) error
@@ -447,7 +446,7 @@ create table uniq (id bigint primary key, group_id bigint, thread_id bigint refe
 create table secret (id bigint primary key, group_id bigint);
 revoke all on secret from public;`)
 	seedForum(t, db, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := db.Owner.Exec(ctx, "revoke all on secret from "+pgx.Identifier{currentUser(t, db)}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +479,7 @@ revoke all on secret from public;`)
 
 func currentUser(t testing.TB, db *testdb.DB) string {
 	var u string
-	if err := db.Pool.QueryRow(context.Background(), "select current_user").Scan(&u); err != nil {
+	if err := db.Pool.QueryRow(t.Context(), "select current_user").Scan(&u); err != nil {
 		t.Fatal(err)
 	}
 	return u

@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -33,7 +32,7 @@ func BenchmarkInsertRLS(b *testing.B) {
 	f := newWallForum(b)
 	plain := newWallDB(b, nil)
 	walled := newWallDB(b, f.reg)
-	ctx := context.Background()
+	ctx := b.Context()
 	thread := f.ops["threads.create"].(*sqlguard.Write)
 	post := f.ops["posts.create"].(*sqlguard.Write)
 	for _, n := range []int{3, 1000} {

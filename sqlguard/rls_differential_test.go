@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -119,7 +118,7 @@ func TestSecondWallDifferential(t *testing.T) {
 	}
 	t.Logf("seed %d (-wall.seed %d), %d cases", seed, seed, cases)
 	r := rand.New(rand.NewPCG(seed, 0))
-	ctx := context.Background()
+	ctx := t.Context()
 
 	type mode struct {
 		name string

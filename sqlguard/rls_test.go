@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,7 +28,7 @@ var (
 // ids runs a query returning one bigint column.
 func ids(t testing.TB, db sqlguard.DB, sql string, args ...any) []int64 {
 	t.Helper()
-	rows, err := db.Query(context.Background(), sql, args...)
+	rows, err := db.Query(t.Context(), sql, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -50,7 +49,7 @@ func ownerIDs(t testing.TB, w *wallDB, sql string) []int64 {
 // groups, and cannot write into a group it does not hold.
 func TestSecondWallRawQueries(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	// member in group 1, moderator in group 2: threads 1, 2 are in group
 	// 1; threads 3, 4 in group 2.
 	c := wallCap(t, "carol", false, map[int64]string{1: "member", 2: "moderator"})
@@ -135,7 +134,7 @@ func sorted(s []int64) []int64 { slices.Sort(s); return s }
 // and no settings, and as the connection's own role.
 func TestSecondWallForgotHelper(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, setRole := range []bool{true, false} {
 		t.Run(fmt.Sprintf("set role=%v", setRole), func(t *testing.T) {
 			conn, err := w.Pool.Acquire(ctx)
@@ -191,7 +190,7 @@ func TestSecondWallForgotHelper(t *testing.T) {
 func TestSecondWallGuardsStillDecide(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	c := wallCap(t, "bob", false, map[int64]string{1: "member", 2: "moderator", 3: "moderator"})
 	run := func(name string, values ...any) error {
 		return wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
@@ -236,7 +235,7 @@ func TestSecondWallGuardsStillDecide(t *testing.T) {
 // current_setting.
 func TestSecondWallReadsSettingsOnce(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	c := wallCap(t, "bob", false, map[int64]string{1: "member"})
 	for _, sql := range []string{
 		"select * from threads",
@@ -276,7 +275,7 @@ func TestSecondWallReadsSettingsOnce(t *testing.T) {
 // with the transaction, and values reach the settings as parameters.
 func TestWithCapabilityTransaction(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	conn, err := w.Pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +368,7 @@ func TestSecondWallRefusesBadOptions(t *testing.T) {
 func TestSecondWallRerun(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	reg := sqlguard.MustNewRegistry(wallRoles, capability.KindInt64)
 	reg.MustList(sqlguard.Policy{Name: "threads.list", Table: "threads", GroupColumn: "group_id", Role: "member",
 		Query: sq.Select("id")})
@@ -402,7 +401,7 @@ func TestSecondWallRerun(t *testing.T) {
 // hierarchy is mirrored, and nothing reaches a table no policy names.
 func TestSecondWallGrants(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	member, moderator, app := w.opts.RoleFor("member"), w.opts.RoleFor("moderator"), w.opts.AppRole()
 	for _, tc := range []struct {
 		role, table, column, priv string
