@@ -21,10 +21,9 @@ type Registry struct {
 	roles *capability.Roles
 	kind  capability.GroupKind
 
-	// equalRoles holds the *capability.Roles found Equal to roles (keys
-	// only), lastRoles the last one: see matches.
-	equalRoles sync.Map
-	lastRoles  atomic.Pointer[capability.Roles]
+	// lastRoles is the last *capability.Roles found Equal to roles: see
+	// matches.
+	lastRoles atomic.Pointer[capability.Roles]
 
 	mu       sync.Mutex
 	byName   map[string]*compiled
