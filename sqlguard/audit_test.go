@@ -6,14 +6,18 @@ import (
 	"strings"
 	"testing"
 
+	sq "github.com/Masterminds/squirrel"
+
+	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
 )
 
 // TestReportJSON checks the report's stable field names and the reserved
 // section.
 func TestReportJSON(t *testing.T) {
 	var buf bytes.Buffer
-	if err := exampleRegistry().Report().WriteJSON(&buf); err != nil {
+	if err := approval.NewReport(exampleRegistry()).WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {
@@ -58,10 +62,31 @@ func TestReportJSON(t *testing.T) {
 func TestReportTextNoReserved(t *testing.T) {
 	var buf bytes.Buffer
 	reg := lockReg(t, lockRoles, func(r *sqlguard.Registry) { r.MustDelete(lockBase()) })
-	if err := reg.Report().WriteText(&buf); err != nil {
+	if err := approval.NewReport(reg).WriteText(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "RESERVED: none") {
 		t.Errorf("report:\n%s", buf.String())
 	}
+}
+
+// exampleRegistry declares a few policies of a small forum.
+func exampleRegistry() *sqlguard.Registry {
+	roles, _ := capability.Chain("member", "moderator")
+	reg := sqlguard.MustNewRegistry(roles, capability.KindInt64)
+	reg.MustInsert(sqlguard.Policy{Name: "threads.create", Table: "threads",
+		Columns: []string{"title", "group_id"}, SubjectColumn: "created_by",
+		GroupColumn: "group_id", Role: "member"})
+	reg.MustList(sqlguard.Policy{Name: "threads.list", Table: "threads", Alias: "t",
+		GroupColumn: "group_id", Role: "member", AdminOverride: true,
+		Query: sq.Select("t.id", "t.title").OrderBy("t.id DESC")})
+	reg.MustDelete(sqlguard.Policy{Name: "posts.delete", Table: "posts", Key: []string{"id"},
+		Parents:     []sqlguard.Parent{{Column: "thread_id", Table: "threads"}},
+		GroupColumn: "group_id", Role: "moderator", ReadRole: "member", OwnerColumn: "author"})
+	reg.MustUpdate(sqlguard.Policy{Name: "posts.edit", Table: "posts", Key: []string{"id"}, Set: []string{"content"},
+		Parents:     []sqlguard.Parent{{Column: "thread_id", Table: "threads"}},
+		GroupColumn: "group_id", Role: "member", Where: []sq.Sqlizer{sq.Expr("posts.author = ?", sqlguard.Subject)}})
+	reg.MustDelete(sqlguard.Policy{Name: "sessions.purge", Table: "sessions", Key: []string{"id"},
+		Unguarded: "expired sessions are purged by a job without a user"})
+	return reg
 }

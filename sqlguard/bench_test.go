@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -46,7 +45,7 @@ func benchPolicies(b testing.TB) (thread, post, postShare *sqlguard.Write) {
 //	go test ./sqlguard -run '^$' -bench BenchmarkInsert -count 5
 func BenchmarkInsert(b *testing.B) {
 	db := testdb.New(b, forumSchema(capability.KindInt64))
-	ctx := context.Background()
+	ctx := b.Context()
 	if _, err := db.Owner.Exec(ctx, "insert into threads (id, title, created_by, group_id) values (1, 't', 'seed', 1); select setval('threads_id_seq', 100)"); err != nil {
 		b.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 //     query modes that describe the statement, the text in the others;
 //     built with the memo (about 9 µs for 1,000 int8);
 //   - the text form ("{1,2,3}") in a Go string, which pgx sends as it is:
-//     what Bind returns, what WithCapability sets and what a *wireArray
+//     what Bind returns, what wall.WithCapability sets and what a *wireArray
 //     sends in the text modes; built on first use (about 20 µs for 1,000
 //     int8), so a capability used in the binary modes only never pays it.
 //
@@ -184,10 +184,8 @@ func (r *Registry) groupValue(v any) (any, capability.Group, error) {
 }
 
 // bind returns the statement for c and the arguments of one execution:
-// when a capability's array is bound, the first argument is wireRewriter
-// (see bind_wire.go), which pgx takes off before numbering the
-// parameters. It is the whole per-call work in Go: the text was built at
-// declaration.
+// a capability's array is bound as its *wireArray (see bind_wire.go). It
+// is the whole per-call work in Go: the text was built at declaration.
 func (c *compiled) bind(cp *capability.Capability, values []any) (*statement, []any, error) {
 	return c.bindArgs(cp, values, true)
 }
@@ -203,11 +201,8 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 	}
 	r := c.reg
 	if cp != nil {
-		if cp.GroupKind() != r.kind {
-			return nil, nil, c.invalid(fmt.Errorf("capability of group kind %v, the registry's is %v", cp.GroupKind(), r.kind))
-		}
-		if cp.Roles() != r.roles {
-			return nil, nil, c.invalid(fmt.Errorf("capability built for another role hierarchy"))
+		if err := r.matches(cp); err != nil {
+			return nil, nil, &policyError{policy: c.info.Name, err: ErrMisconfigured, cause: err}
 		}
 	}
 	if len(values) != c.nvalues {
@@ -218,15 +213,7 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 	if c.adminText != nil && admin {
 		st = c.adminText
 	}
-	// all[0] is for wireRewriter; args are the statement's parameters.
-	var all, args []any
-	if wire {
-		all = make([]any, 1+len(st.slots))
-		args = all[1:]
-	} else {
-		args = make([]any, len(st.slots))
-	}
-	rewrite := false
+	args := make([]any, len(st.slots))
 	// The last group value converted: its index, bound value and group.
 	gi, gv, gg := -1, any(nil), capability.Group{}
 	for i, s := range st.slots {
@@ -248,8 +235,6 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 			a := arrays(cp, s.role)
 			if wire {
 				args[i] = a.wire
-				_, isWire := a.wire.(*wireArray)
-				rewrite = rewrite || isWire
 			} else {
 				args[i] = a.textArg()
 			}
@@ -274,13 +259,17 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 			}
 		}
 	}
-	if rewrite {
-		all[0] = wireRewriter
-		return st, all, nil
-	}
 	return st, args, nil
 }
 
 func (c *compiled) invalid(err error) error {
 	return &policyError{policy: c.info.Name, err: ErrInvalidInput, cause: err}
+}
+
+// GroupsText returns c's groups for role as a PostgreSQL array literal
+// ("{1,2,3}"; "{}" for none, and for a nil c), encoded once per capability
+// and role and memoized with the capability: the form the second wall
+// (package wall) sets as a transaction-local setting.
+func GroupsText(c *capability.Capability, role string) string {
+	return arrays(c, role).textArg().(string)
 }

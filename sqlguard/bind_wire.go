@@ -1,13 +1,11 @@
 package sqlguard
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"reflect"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -26,18 +24,20 @@ import (
 // Either way the bytes are copied, not encoded.
 //
 // pgx has no way for a value to hand it pre-encoded binary bytes: an
-// array parameter is encoded by the ArrayCodec element by element. So the
-// statement carries, as its first argument, wireRegistrar, a
-// pgx.QueryRewriter that pgx calls with the connection that runs the
-// statement; it prepends tryWrapWireArray to that connection's
-// pgtype.Map.TryWrapEncodePlanFuncs (once per connection: the map is the
-// connection's own, used by one goroutine at a time), and changes neither
-// the text nor the arguments. tryWrapWireArray only ever matches a
+// array parameter is encoded by the ArrayCodec element by element. So
+// RegisterTypes (pgxtypes.go), called once per connection from
+// pgxpool.Config.AfterConnect (ConfigurePool) or after pgx.Connect,
+// prepends tryWrapWireArray to the connection's
+// pgtype.Map.TryWrapEncodePlanFuncs. tryWrapWireArray only ever matches a
 // *wireArray, an unexported type, so nothing else the connection encodes
-// changes. Without the registration (a DB that does not pass the rewriter
-// on to pgx) pgx finds no binary plan for a *wireArray, falls back to the
-// text format, and the statement still runs, correctly and more slowly
-// (pgx tries, and fails, to plan the binary form on every call).
+// changes, and the statement's text and arguments are exactly what the
+// policy binds (a query tracer sees the parameters and nothing else).
+// On a connection that was not set up, pgx finds no binary plan for a
+// *wireArray and falls back, as it does for any value, to the text
+// format: the statement still runs, correctly and more slowly (pgx plans,
+// and fails, the binary form on every call, then sends the text form,
+// which PostgreSQL parses with array_in). TypesRegistered tells the two
+// apart.
 //
 // Binding the wrong array type cannot go unnoticed: the binary form names
 // its element type, and array_recv refuses an array whose element type is
@@ -133,36 +133,25 @@ func (wirePlan) Encode(value any, buf []byte) ([]byte, error) {
 	return append(buf, value.(*wireArray).bin...), nil
 }
 
-// wireRegistrar is the pgx.QueryRewriter placed before the arguments of a
-// statement that binds a *wireArray.
-type wireRegistrar struct{}
-
-// wireRewriter is wireRegistrar boxed once.
-var wireRewriter any = wireRegistrar{}
-
-var _ pgx.QueryRewriter = wireRegistrar{}
-
-func (wireRegistrar) RewriteQuery(_ context.Context, conn *pgx.Conn, sql string, args []any) (string, []any, error) {
-	registerWireArrays(conn.TypeMap())
-	return sql, args, nil
-}
-
-// wireProbe is a *wireArray used to ask a map whether it knows wirePlan.
-var wireProbe = &wireArray{arrays: emptyArrays, next: []int64(nil)}
-
 // registerWireArrays makes m encode a *wireArray in binary by copying it.
-// It asks m's memoized plan first (two map lookups); the function is
-// prepended once per map, and never twice (if a function the application
-// prepended later claimed *wireArray, its plan would be used).
+// The function is prepended once per map, and never twice (if a function
+// the application prepended later claimed *wireArray, its plan would be
+// used).
 func registerWireArrays(m *pgtype.Map) {
-	if _, ok := m.PlanEncode(pgtype.Int8ArrayOID, pgtype.BinaryFormatCode, wireProbe).(wirePlan); ok {
+	if wireRegistered(m) {
 		return
 	}
+	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{tryWrapWireArray}, m.TryWrapEncodePlanFuncs...)
+}
+
+// wireRegistered reports whether m holds tryWrapWireArray. It only reads
+// the map (no plan is memoized).
+func wireRegistered(m *pgtype.Map) bool {
 	ours := reflect.ValueOf(tryWrapWireArray).Pointer()
 	for _, f := range m.TryWrapEncodePlanFuncs {
 		if reflect.ValueOf(f).Pointer() == ours {
-			return
+			return true
 		}
 	}
-	m.TryWrapEncodePlanFuncs = append([]pgtype.TryWrapEncodePlanFunc{tryWrapWireArray}, m.TryWrapEncodePlanFuncs...)
+	return false
 }

@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -21,7 +20,7 @@ import (
 //	go test -c -o /tmp/sg.test ./sqlguard && cd sqlguard
 //	for i in $(seq 20); do /tmp/sg.test -test.run '^$' -test.bench 'BenchmarkChildArray' -test.benchtime 250ms; done
 func BenchmarkChildArray(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	for _, kind := range []capability.GroupKind{capability.KindInt64, capability.KindUUID, capability.KindText} {
 		db := testdb.New(b, forumSchema(kind))
 		if _, err := db.Owner.Exec(ctx, "insert into threads (id, title, created_by, group_id) values (1, 't', 'seed', $1)", kindValue(kind, 1)); err != nil {

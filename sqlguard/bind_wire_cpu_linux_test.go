@@ -3,7 +3,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"syscall"
@@ -26,7 +25,7 @@ import (
 //
 //	go test ./sqlguard -run '^$' -bench BenchmarkChildArrayCPU -benchtime 2000x
 func BenchmarkChildArrayCPU(b *testing.B) {
-	ctx := context.Background()
+	ctx := b.Context()
 	for _, kind := range []capability.GroupKind{capability.KindInt64, capability.KindUUID, capability.KindText} {
 		db := testdb.New(b, forumSchema(kind))
 		if _, err := db.Owner.Exec(ctx, "insert into threads (id, title, created_by, group_id) values (1, 't', 'seed', $1)", kindValue(kind, 1)); err != nil {
@@ -34,6 +33,9 @@ func BenchmarkChildArrayCPU(b *testing.B) {
 		}
 		conn, err := pgx.Connect(ctx, db.URL)
 		if err != nil {
+			b.Fatal(err)
+		}
+		if err := sqlguard.RegisterTypes(ctx, conn); err != nil {
 			b.Fatal(err)
 		}
 		var pid int

@@ -1,7 +1,6 @@
 package sqlguard
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"testing"
@@ -115,14 +114,15 @@ func TestWireArrayEncoding(t *testing.T) {
 	}
 }
 
-// TestWireArrayModes: in every pgx query mode, and on a connection that
-// never saw the rewriter (pgx falls back to the text format), PostgreSQL
-// reads the bound *wireArray as the same array as its text form; in the
-// modes that describe the statement it was sent in binary; and the
-// connection's map gains one wrapper function however often it runs.
+// TestWireArrayModes: in every pgx query mode (set up with RegisterTypes),
+// and on a connection that was not set up (pgx falls back to the text
+// format, and TypesRegistered says so), PostgreSQL reads the bound
+// *wireArray as the same array as its text form; in the modes that
+// describe the statement it was sent in binary; and the connection's map
+// gains one wrapper function however often it is set up.
 func TestWireArrayModes(t *testing.T) {
 	db := testdb.New(t, "")
-	ctx := context.Background()
+	ctx := t.Context()
 	for kind, typ := range wireArrayTypes {
 		sets := wireSets(t, kind)
 		for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol", "unregistered"} {
@@ -135,14 +135,18 @@ func TestWireArrayModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			funcs := len(conn.TypeMap().TryWrapEncodePlanFuncs)
+			if mode != "unregistered" {
+				for range 2 {
+					if err := RegisterTypes(ctx, conn); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			sql := fmt.Sprintf("select $1::%[1]s = $2::%[1]s, cardinality($1::%[1]s), array_lower($1::%[1]s, 1), $1::%[1]s is null", typ.sql)
 			for name, s := range sets {
 				a := encodeSet(s).(*groupArrays)
 				for round := 0; round < 2; round++ {
-					args := []any{wireRewriter, a.wire, a.textArg()}
-					if mode == "unregistered" {
-						args = args[1:]
-					}
+					args := []any{a.wire, a.textArg()}
 					var (
 						same, isNull bool
 						n, lower     int32
@@ -163,8 +167,8 @@ func TestWireArrayModes(t *testing.T) {
 			}
 			m := conn.TypeMap()
 			_, registered := m.PlanEncode(pgtype.Int8ArrayOID, pgtype.BinaryFormatCode, wireProbe).(wirePlan)
-			if want := mode != "unregistered"; registered != want {
-				t.Errorf("%v %s: binary plan registered %v, want %v", kind, mode, registered, want)
+			if want := mode != "unregistered"; registered != want || TypesRegistered(conn) != want {
+				t.Errorf("%v %s: binary plan registered %v, TypesRegistered %v, want %v", kind, mode, registered, TypesRegistered(conn), want)
 			}
 			// What pgx sends for the array, given the statement's
 			// description (the modes that describe it): the binary form,
@@ -278,8 +282,8 @@ func BenchmarkWireArrayEncode(b *testing.B) {
 	}
 }
 
-// TestBindWireAllocs: binding for execution (the arrays as *wireArray,
-// behind the rewriter) allocates no more than Bind (the arrays as text),
+// TestBindWireAllocs: binding for execution (the arrays as *wireArray)
+// allocates no more than Bind (the arrays as text),
 // and binds the memoized values themselves.
 func TestBindWireAllocs(t *testing.T) {
 	roles, err := capability.Chain("member")
@@ -302,12 +306,12 @@ func TestBindWireAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(args) != 5 || args[0] != wireRewriter {
-		t.Fatalf("execution args %v: want the rewriter first, then 4 parameters", args)
+	if len(args) != 4 {
+		t.Fatalf("execution args %v: want the 4 parameters and nothing else", args)
 	}
-	a, ok := args[4].(*wireArray)
+	a, ok := args[3].(*wireArray)
 	if !ok || a != arrays(c, "member").wire {
-		t.Errorf("$4 bound as %T, want the memoized *wireArray", args[4])
+		t.Errorf("$4 bound as %T, want the memoized *wireArray", args[3])
 	}
 	_, plain, _ := post.c.bindPlain(c, values)
 	if len(plain) != 4 || plain[3] != arrays(c, "member").textArg() {
@@ -318,10 +322,13 @@ func TestBindWireAllocs(t *testing.T) {
 	if wire > text || wire > 2 {
 		t.Errorf("bind for execution: %v allocations, Bind: %v", wire, text)
 	}
-	// Without a capability (or without groups) nothing is binary and no
-	// rewriter is passed: "{}" is text in every mode.
+	// Without a capability (or without groups) nothing is binary: "{}" is
+	// text in every mode.
 	_, args, _ = post.c.bind(nil, values)
 	if len(args) != 4 || args[3] != emptyArray {
 		t.Errorf("nil capability: args %v", args)
 	}
 }
+
+// wireProbe is a *wireArray used to ask a map whether it knows wirePlan.
+var wireProbe = &wireArray{arrays: emptyArrays, next: []int64(nil)}

@@ -170,7 +170,7 @@ func (d noDB) QueryRow(context.Context, string, ...any) pgx.Row {
 func TestApproval(t *testing.T) {
 	f := newForum(t, capability.KindInt64)
 	alice := forumCaps(t, capability.KindInt64).alice
-	ctx := context.Background()
+	ctx := t.Context()
 	approved := map[string]bool{"threads.create": true}
 	var seen []string
 	f.reg.SetApproval(func(p sqlguard.PolicyInfo) error {

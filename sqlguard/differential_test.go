@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -76,7 +75,7 @@ func TestDifferential(t *testing.T) {
 	kind := capability.KindInt64
 	db := testdb.New(t, forumSchema(kind))
 	f := newForum(t, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	defer func() {
 		if t.Failed() {

@@ -30,6 +30,11 @@ var (
 	// ErrNotApproved reports a policy that the approved lock does not cover.
 	// Nothing was sent to the database.
 	ErrNotApproved = errors.New("sqlguard: policy not approved")
+	// ErrMisconfigured reports a server misconfiguration, not a bad
+	// request: a capability built for another role hierarchy, or another
+	// kind of group id, than the registry's. The error names what differs.
+	// Nothing was sent to the database.
+	ErrMisconfigured = errors.New("sqlguard: misconfigured")
 )
 
 // DeniedError is returned when PostgreSQL found the target row, the caller

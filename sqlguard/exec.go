@@ -152,64 +152,6 @@ func (r Row) Scan(dest ...any) error {
 	return errors.New("sqlguard: Scan of a zero Row")
 }
 
-// queryWrite runs a write that returns rows. dest nil: Exec, rows are
-// drained; otherwise the first done row is scanned into dest.
-func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, values, dest []any) error {
-	rows, err := db.Query(ctx, st.sql, args...)
-	if err != nil {
-		return c.wrap(err)
-	}
-	defer rows.Close()
-	var (
-		status int32
-		group  *string
-		n      int
-		fail   error
-		d      []any
-	)
-	for rows.Next() {
-		if c.shape == shapeStatus {
-			if d == nil {
-				d = make([]any, 2+c.nret)
-			}
-			clear(d)
-			d[0], d[1] = &status, &group
-			if err := rows.Scan(d...); err != nil {
-				return c.wrap(err)
-			}
-			if status != statusDone {
-				if fail == nil {
-					fail = c.denial(status, group, values)
-				}
-				continue
-			}
-		}
-		n++
-		if n == 1 && len(dest) > 0 {
-			if c.shape == shapeStatus {
-				d[0], d[1] = nil, nil
-				copy(d[2:], dest)
-				err = rows.Scan(d...)
-			} else {
-				err = rows.Scan(dest...)
-			}
-			if err != nil {
-				return c.wrap(err)
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return c.wrap(err)
-	}
-	if n > 0 {
-		return nil
-	}
-	if fail != nil {
-		return fail
-	}
-	return c.failure(values)
-}
-
 func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
 	st, args, err := c.bind(cp, values)
 	if err != nil {
@@ -273,37 +215,6 @@ func (c *compiled) deniedIn(v any) error {
 		need += " (and the policy's conditions)"
 	}
 	return &DeniedError{Policy: c.info.Name, Need: need}
-}
-
-// denial maps a status row to the error. group is set only for a row the
-// caller may read.
-func (c *compiled) denial(status int32, group *string, values []any) error {
-	switch status {
-	case statusDeniedRow:
-		need := "role " + c.info.Role
-		if group != nil {
-			need += " in group " + *group
-		} else {
-			need += " in the row's group"
-		}
-		if c.info.OwnerColumn != "" {
-			need += " (or being the row's " + c.info.OwnerColumn + ")"
-		}
-		return &DeniedError{Policy: c.info.Name, Need: need}
-	case statusDeniedNew:
-		if c.checkGroup >= 0 && c.groupVals[c.checkGroup] {
-			return c.deniedIn(values[c.checkGroup])
-		}
-		return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the new parent's group"}
-	case statusDeniedCond:
-		if c.conds {
-			return &DeniedError{Policy: c.info.Name, Need: "the policy's conditions on the row"}
-		}
-		return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the row's current group"}
-	case statusDeniedExist:
-		return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the existing row's group"}
-	}
-	return c.notFound()
 }
 
 // policyError wraps an error with the policy's name, and an optional

@@ -1,27 +1,31 @@
 package sqlguard_test
 
 import (
-	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyhole-go/keyhole/internal/testdb"
+	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 // TestQueryExecModes runs one statement of each shape in every pgx query
 // mode, the simple protocol included (a transaction-mode pooler): where the
 // mode knows the parameter types the arrays go as memoized binary, and
 // otherwise as text cast in the statement, so every mode gets the same
-// answers.
+// answers; and so does a connection that was not set up with
+// sqlguard.RegisterTypes (the text form in every mode).
 func TestQueryExecModes(t *testing.T) {
 	for _, kind := range allKinds {
 		db := testdb.New(t, forumSchema(kind))
 		seedForum(t, db, kind)
 		f := newForum(t, kind)
 		c := forumCaps(t, kind)
-		ctx := context.Background()
-		for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+		ctx := t.Context()
+		for _, m := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol",
+			"cache_statement unregistered", "exec unregistered"} {
+			mode, unregistered := strings.CutSuffix(m, " unregistered")
 			cfg, err := pgx.ParseConfig(db.URL + "&default_query_exec_mode=" + mode)
 			if err != nil {
 				t.Fatal(err)
@@ -29,6 +33,14 @@ func TestQueryExecModes(t *testing.T) {
 			conn, err := pgx.ConnectConfig(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !unregistered {
+				if err := sqlguard.RegisterTypes(ctx, conn); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := sqlguard.TypesRegistered(conn); got == unregistered {
+				t.Errorf("%v %s: TypesRegistered %v", kind, m, got)
 			}
 			tx, err := conn.Begin(ctx)
 			if err != nil {
@@ -51,7 +63,7 @@ func TestQueryExecModes(t *testing.T) {
 				{"list", listsSome(ctx, tx, f.listThreads, c.big, int64(0)), "ok"},
 			} {
 				if got := outcome(tc.err); got != tc.want {
-					t.Errorf("%v %s: %s: got %s, want %s (%v)", kind, mode, tc.what, got, tc.want, tc.err)
+					t.Errorf("%v %s: %s: got %s, want %s (%v)", kind, m, tc.what, got, tc.want, tc.err)
 				}
 			}
 			if err := tx.Rollback(ctx); err != nil {

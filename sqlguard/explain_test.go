@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,7 +31,7 @@ func literal(v any) string {
 func TestExplainListGenericPlan(t *testing.T) {
 	kind := capability.KindInt64
 	db := testdb.New(t, forumSchema(kind))
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := db.Owner.Exec(ctx, `insert into threads (title, created_by, group_id)
 		select 't' || i, 'seed', (i * 7919) % 10000 from generate_series(1, 100000) i`); err != nil {
 		t.Fatal(err)

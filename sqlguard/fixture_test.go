@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,7 +18,11 @@ import (
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+// TestMain sets up every test pool's connections with
+// sqlguard.ConfigurePool, as an application sets up its own.
+func TestMain(m *testing.M) {
+	testdb.MainWith(m, testdb.Options{ConfigurePool: sqlguard.ConfigurePool})
+}
 
 // Compile-time: the execution interface is satisfied by pgx's handles.
 var (
@@ -230,6 +233,8 @@ func outcome(err error) string {
 		return "invalid"
 	case errors.Is(err, sqlguard.ErrNotApproved):
 		return "notapproved"
+	case errors.Is(err, sqlguard.ErrMisconfigured):
+		return "misconfigured"
 	case errors.As(err, &pg):
 		return "pg:" + pg.Code
 	}
@@ -240,7 +245,7 @@ func outcome(err error) string {
 // a matrix starts from the same rows.
 func inTx(t testing.TB, pool *pgxpool.Pool, f func(tx pgx.Tx)) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func TestGolden(t *testing.T) {
 	db := testdb.New(t, forumSchema(kind))
 	seedForum(t, db, kind)
 	c := forumCaps(t, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	G := func(n int64) capability.Group { return grp(kind, n) }
 	var id int64
 	var title string
@@ -195,7 +195,7 @@ func TestGolden(t *testing.T) {
 func tableContents(t testing.TB, tx pgx.Tx) string {
 	t.Helper()
 	var s string
-	err := tx.QueryRow(context.Background(), `select
+	err := tx.QueryRow(t.Context(), `select
 		coalesce((select string_agg(x::text, ';' order by x.id) from threads x), '') || ' | ' ||
 		coalesce((select string_agg(x::text, ';' order by x.id) from posts x), '') || ' | ' ||
 		coalesce((select string_agg(x::text, ';' order by x.id) from comments x), '')`).Scan(&s)

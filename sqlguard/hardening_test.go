@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/testdb"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // TestDeclaredTextCannotEscape: a condition or a caller's query that
@@ -99,7 +100,7 @@ func TestDeclaredTextBalancedInStrings(t *testing.T) {
 	kind := capability.KindInt64
 	db := testdb.New(t, forumSchema(kind))
 	seedForum(t, db, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	c := forumCaps(t, kind)
 	r := sqlguard.MustNewRegistry(forumRoles, kind)
 	conds := []sq.Sqlizer{
@@ -206,7 +207,7 @@ func TestLockCatchesValuesFromTheRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before, after := reg(tc.approved), reg(tc.changed)
-			a, err := sqlguard.ParseLockFile(before.LockFile())
+			a, err := approval.Parse(approval.File(before))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,8 +217,8 @@ func TestLockCatchesValuesFromTheRequest(t *testing.T) {
 				wide = append(wide, c.String())
 			}
 			if tc.widened == "" {
-				if d.NeedsApproval() || string(before.LockFile()) != string(after.LockFile()) {
-					t.Errorf("rewording needs approval %v or changed the lock:\n%s\nwas\n%s", wide, after.LockFile(), before.LockFile())
+				if d.NeedsApproval() || string(approval.File(before)) != string(approval.File(after)) {
+					t.Errorf("rewording needs approval %v or changed the lock:\n%s\nwas\n%s", wide, approval.File(after), approval.File(before))
 				}
 				return
 			}
@@ -233,7 +234,7 @@ func TestLockCatchesValuesFromTheRequest(t *testing.T) {
 	// The audit report shows a Subject placeholder as <subject>.
 	r := reg(edit(sq.Expr("posts.author = ? AND ? <> ''", sqlguard.Subject, sqlguard.Arg)))
 	var b strings.Builder
-	if err := r.Report().WriteText(&b); err != nil {
+	if err := approval.NewReport(r).WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "posts.author = <subject> AND ? <> ''") {
@@ -247,7 +248,7 @@ func TestLockCatchesValuesFromTheRequest(t *testing.T) {
 func TestWithCapabilityNilInsideTx(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice := wallCap(t, "alice", true, map[int64]string{1: "member", 2: "moderator"})
 	outer, err := w.Pool.Begin(ctx)
 	if err != nil {
@@ -276,16 +277,16 @@ func TestWithCapabilityNilInsideTx(t *testing.T) {
 		want int64
 	}{{alice, 8}, {nil, 0}, {nonAdmin, 2}, {nil, 0}, {alice, 8}}
 	for _, s := range steps {
-		if err := sqlguard.WithCapability(ctx, outer, s.c, w.opts, see(s.c, s.want)); err != nil {
+		if err := wall.WithCapability(ctx, outer, s.c, w.opts, see(s.c, s.want)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Nested: nil inside a capability's transaction.
-	err = sqlguard.WithCapability(ctx, w.Pool, nonAdmin, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, w.Pool, nonAdmin, w.opts, func(tx pgx.Tx) error {
 		if err := see(nonAdmin, 2)(tx); err != nil {
 			return err
 		}
-		return sqlguard.WithCapability(ctx, tx, nil, w.opts, see(nil, 0))
+		return wall.WithCapability(ctx, tx, nil, w.opts, see(nil, 0))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -298,10 +299,10 @@ func TestWithCapabilityNilInsideTx(t *testing.T) {
 func TestSecondWallSubjectColumn(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	alice := wallCap(t, "alice", false, map[int64]string{1: "member"})
 	raw := func(sql string) error {
-		return sqlguard.WithCapability(ctx, w.Pool, alice, w.opts, func(tx pgx.Tx) error {
+		return wall.WithCapability(ctx, w.Pool, alice, w.opts, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, sql)
 			return err
 		})
@@ -333,20 +334,20 @@ func TestSecondWallSubjectColumn(t *testing.T) {
 // a policy generates no wall, and says which policy.
 func TestSecondWallRefusesUnapproved(t *testing.T) {
 	f := newWallForum(t)
-	approved, err := sqlguard.ParseLockFile(f.reg.LockFile())
+	approved, err := approval.Parse(approval.File(f.reg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.reg.Approve(approved); err != nil {
+	if err := approval.Enforce(f.reg, approved); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.reg.SecondWall(sqlguard.WallOptions{}); err != nil {
+	if _, err := wall.Script(f.reg, wall.Options{}); err != nil {
 		t.Fatalf("approved registry: %v", err)
 	}
 	f.reg.MustDelete(sqlguard.Policy{Name: "secrets.purge", Table: "secrets", Key: []string{"id"}, Unguarded: "not approved"})
 	f.reg.MustInsert(sqlguard.Policy{Name: "threads.import", Table: "threads", Columns: []string{"title", "group_id"},
 		GroupColumn: "group_id", Role: "member"})
-	script, err := f.reg.SecondWall(sqlguard.WallOptions{})
+	script, err := wall.Script(f.reg, wall.Options{})
 	if !errors.Is(err, sqlguard.ErrNotApproved) || !strings.Contains(err.Error(), "secrets.purge") || !strings.Contains(err.Error(), "threads.import") {
 		t.Errorf("got %v, want ErrNotApproved naming secrets.purge and threads.import", err)
 	}
@@ -364,7 +365,7 @@ func TestScanChecksDestinationsFirst(t *testing.T) {
 	seedForum(t, db, kind)
 	f := newForum(t, kind)
 	c := forumCaps(t, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	var id, g, extra int64
 	count := func(sql string) int64 {
 		var n int64

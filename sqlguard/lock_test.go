@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
 )
 
 var lockRoles = func() *capability.Roles {
@@ -64,10 +65,10 @@ func TestLockFileIgnoresSQLText(t *testing.T) {
 			Where: []sq.Sqlizer{sq.Expr(`? = "t"."created_by" AND "t"."title" <> ')'`, sqlguard.Subject)},
 			Query: sq.Select("t.title", "grp.name AS n").LeftJoin(`"groups" AS grp ON (grp.id = t.group_id)`)})
 	})
-	if lock := string(a.LockFile()); !strings.Contains(lock, "  conds=1  subj=1  joins=groups\n") {
+	if lock := string(approval.File(a)); !strings.Contains(lock, "  conds=1  subj=1  joins=groups\n") {
 		t.Errorf("threads.get: no subj=1 and joins=groups in\n%s", lock)
 	}
-	if got, want := string(b.LockFile()), string(a.LockFile()); got != want {
+	if got, want := string(approval.File(b)), string(approval.File(a)); got != want {
 		t.Errorf("reworded policies changed the lock file:\n%s\nwant\n%s", got, want)
 	}
 	a1, b1 := a.Policies()[1].SQL, b.Policies()[1].SQL
@@ -79,7 +80,7 @@ func TestLockFileIgnoresSQLText(t *testing.T) {
 		p.AdminOverride = true
 		r.MustDelete(p)
 	})
-	if strings.Contains(string(a.LockFile()), string(c.LockFile()[strings.LastIndex(string(c.LockFile()), "posts.delete"):])) {
+	if strings.Contains(string(approval.File(a)), string(approval.File(c)[strings.LastIndex(string(approval.File(c)), "posts.delete"):])) {
 		t.Errorf("the admin override did not change the lock line")
 	}
 }
@@ -87,18 +88,18 @@ func TestLockFileIgnoresSQLText(t *testing.T) {
 func TestLockFileRoundTrip(t *testing.T) {
 	reg := newWallForum(t).reg
 	reg.MustDelete(sqlguard.Policy{Name: "secrets.purge", Table: "secrets", Key: []string{"id"}, Unguarded: "a job purges\nold secrets"})
-	a, err := sqlguard.ParseLockFile(reg.LockFile())
+	a, err := approval.Parse(approval.File(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := a.Diff(reg); !d.Empty() {
 		t.Errorf("diff of a registry with its own lock: %+v", d)
 	}
-	if got, want := len(a.Permissions()), len(reg.Policies()); got != want {
+	if got, want := len(a.Names()), len(reg.Policies()); got != want {
 		t.Errorf("%d permissions, want %d", got, want)
 	}
-	if !strings.Contains(string(reg.LockFile()), "# secrets.purge is unguarded: a job purges old secrets\nsecrets.purge  delete  secrets  unguarded=yes\n") {
-		t.Errorf("unguarded line:\n%s", reg.LockFile())
+	if !strings.Contains(string(approval.File(reg)), "# secrets.purge is unguarded: a job purges old secrets\nsecrets.purge  delete  secrets  unguarded=yes\n") {
+		t.Errorf("unguarded line:\n%s", approval.File(reg))
 	}
 	for _, p := range reg.Policies() {
 		if err := a.Check(reg, p); err != nil {
@@ -173,7 +174,7 @@ func TestLockDiff(t *testing.T) {
 			if tc.before != nil {
 				tc.before(&p)
 			}
-			approved, err := sqlguard.ParseLockFile(lockReg(t, roles, func(r *sqlguard.Registry) { r.MustDelete(p) }).LockFile())
+			approved, err := approval.Parse(approval.File(lockReg(t, roles, func(r *sqlguard.Registry) { r.MustDelete(p) })))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +183,7 @@ func TestLockDiff(t *testing.T) {
 			reg := lockReg(t, roles, func(r *sqlguard.Registry) { r.MustDelete(p) })
 			d := approved.Diff(reg)
 			got := map[string][]string{}
-			for k, list := range map[string][]sqlguard.LockChange{"added": d.Added, "widened": d.Widened, "narrowed": d.Narrowed, "removed": d.Removed} {
+			for k, list := range map[string][]approval.Change{"added": d.Added, "widened": d.Widened, "narrowed": d.Narrowed, "removed": d.Removed} {
 				for _, c := range list {
 					got[k] = append(got[k], c.String())
 				}
@@ -213,7 +214,7 @@ func TestParseLockFileErrors(t *testing.T) {
 		"posts.delete  delete  posts  role",                                                          // not key=value
 		"posts.delete  delete  posts  role=a  group=g  subj=one",                                     // bad count
 	} {
-		if _, err := sqlguard.ParseLockFile([]byte(lock)); !errors.Is(err, sqlguard.ErrLockFile) {
+		if _, err := approval.Parse([]byte(lock)); !errors.Is(err, approval.ErrLockFile) {
 			t.Errorf("ParseLockFile(%q) = %v, want ErrLockFile", lock, err)
 		}
 	}
@@ -236,14 +237,14 @@ func (c *countingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.
 // narrowed policies run.
 func TestApproveRefusesBeforeTheDatabase(t *testing.T) {
 	w := newWallDB(t, nil)
-	ctx := context.Background()
+	ctx := t.Context()
 	approvedReg := lockReg(t, wallRoles, func(r *sqlguard.Registry) {
 		r.MustDelete(sqlguard.Policy{Name: "threads.delete", Table: "threads", Key: []string{"id"},
 			GroupColumn: "group_id", Role: "moderator"})
 		r.MustUpdate(sqlguard.Policy{Name: "threads.rename", Table: "threads", Key: []string{"id"}, Set: []string{"title"},
 			GroupColumn: "group_id", Role: "member", AdminOverride: true})
 	})
-	approved, err := sqlguard.ParseLockFile(approvedReg.LockFile())
+	approved, err := approval.Parse(approval.File(approvedReg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +253,7 @@ func TestApproveRefusesBeforeTheDatabase(t *testing.T) {
 		GroupColumn: "group_id", Role: "member"}) // widened: member
 	rename := reg.MustUpdate(sqlguard.Policy{Name: "threads.rename", Table: "threads", Key: []string{"id"}, Set: []string{"title"},
 		GroupColumn: "group_id", Role: "member"}) // narrowed: no admin override
-	if err := reg.Approve(approved); err != nil {
+	if err := approval.Enforce(reg, approved); err != nil {
 		t.Fatal(err)
 	}
 	// Declared after Approve: checked at declaration.
@@ -268,7 +269,7 @@ func TestApproveRefusesBeforeTheDatabase(t *testing.T) {
 	if want := `policy "threads.delete" needs role member on threads; approved: moderator`; !strings.Contains(err.Error(), want) {
 		t.Errorf("got %q, want it to contain %q", err, want)
 	}
-	var ae *sqlguard.ApprovalError
+	var ae *approval.Error
 	if !errors.As(err, &ae) || ae.Policy != "threads.delete" {
 		t.Errorf("errors.As ApprovalError: %v", err)
 	}
@@ -286,17 +287,17 @@ func TestApproveRefusesBeforeTheDatabase(t *testing.T) {
 		t.Errorf("narrowed policy: %v", err)
 	}
 	// Approving the new lock (what -update and a review do) lifts it.
-	approved, err = sqlguard.ParseLockFile(reg.LockFile())
+	approved, err = approval.Parse(approval.File(reg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Approve(approved); err != nil {
+	if err := approval.Enforce(reg, approved); err != nil {
 		t.Fatal(err)
 	}
 	if err := del.Exec(ctx, w.Pool, c, int64(1)); err != nil {
 		t.Errorf("approved delete: %v", err)
 	}
-	if err := reg.Approve(nil); err == nil {
+	if err := approval.Enforce(reg, nil); err == nil {
 		t.Error("Approve(nil): nil error")
 	}
 }

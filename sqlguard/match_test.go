@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +25,7 @@ func TestDirectInsertMatch(t *testing.T) {
 			seedForum(t, db, kind)
 			f := newForum(t, kind)
 			c := forumCaps(t, kind)
-			ctx := context.Background()
+			ctx := t.Context()
 			// With the admin override: ($2 = $4::int8 OR $5), NULL OR TRUE.
 			adminCreate := f.reg.MustInsert(sqlguard.Policy{
 				Name: "threads.create.admin", Table: "threads",

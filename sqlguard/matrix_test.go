@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,7 +20,7 @@ import (
 // (bob's, thread 2), 13 (carol's, thread 2), 14 (carol's, thread 3).
 func seedForum(t testing.TB, db *testdb.DB, kind capability.GroupKind) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	ins := func(id int64, g *capability.Group, locked bool) {
 		var gv any
 		if g != nil {
@@ -99,7 +98,7 @@ func TestMatrix(t *testing.T) {
 			seedForum(t, db, kind)
 			f := newForum(t, kind)
 			c := forumCaps(t, kind)
-			ctx := context.Background()
+			ctx := t.Context()
 			G := func(n int64) capability.Group { return grp(kind, n) }
 
 			type action func(tx pgx.Tx, c *capability.Capability) error
@@ -369,14 +368,20 @@ func TestMatrix(t *testing.T) {
 			check("alice", c.alice, "create thread with a zero group", func(tx pgx.Tx, cp *capability.Capability) error {
 				return f.createThread.Exec(ctx, tx, cp, "t", capability.Group{})
 			}, "invalid")
-			other := newCapOther(t, kind)
-			check("other", other, "create thread with a capability of another hierarchy", createThread(G(1)), "invalid")
+			// A hierarchy built separately from the same declarations is
+			// the registry's (compared by value); a different one is the
+			// server's misconfiguration, not the caller's bad input.
+			same := newCapOther(t, kind, "member", "moderator", "admin")
+			check("same", same, "create thread with an equal hierarchy built apart", createThread(G(1)), "ok")
+			check("same", same, "create thread elsewhere with an equal hierarchy built apart", createThread(G(2)), "denied")
+			other := newCapOther(t, kind, "member", "moderator")
+			check("other", other, "create thread with a capability of another hierarchy", createThread(G(1)), "misconfigured")
 		})
 	}
 }
 
-func newCapOther(t testing.TB, kind capability.GroupKind) *capability.Capability {
-	roles, err := capability.Chain("member", "moderator", "admin")
+func newCapOther(t testing.TB, kind capability.GroupKind, chain ...string) *capability.Capability {
+	roles, err := capability.Chain(chain...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +401,7 @@ func TestDeniedNeed(t *testing.T) {
 	seedForum(t, db, kind)
 	f := newForum(t, kind)
 	c := forumCaps(t, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, tc := range []struct {
 		name string
 		run  func(tx pgx.Tx) error
@@ -441,7 +446,7 @@ create table uniq (id bigint primary key, group_id bigint, thread_id bigint refe
 create table secret (id bigint primary key, group_id bigint);
 revoke all on secret from public;`)
 	seedForum(t, db, kind)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := db.Owner.Exec(ctx, "revoke all on secret from "+pgx.Identifier{currentUser(t, db)}.Sanitize()); err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +479,7 @@ revoke all on secret from public;`)
 
 func currentUser(t testing.TB, db *testdb.DB) string {
 	var u string
-	if err := db.Pool.QueryRow(context.Background(), "select current_user").Scan(&u); err != nil {
+	if err := db.Pool.QueryRow(t.Context(), "select current_user").Scan(&u); err != nil {
 		t.Fatal(err)
 	}
 	return u

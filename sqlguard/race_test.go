@@ -35,7 +35,7 @@ func conn(t *testing.T, pool *pgxpool.Pool) (*pgxpool.Conn, uint32) {
 // arrives first, or after a deadline.
 func waitBlocked(t *testing.T, db *testdb.DB, pid uint32, done <-chan error) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -64,7 +64,7 @@ func raceSetup(t *testing.T) (*testdb.DB, *forum, caps) {
 func threadGroup(t *testing.T, db *testdb.DB, id int64) int64 {
 	t.Helper()
 	var g int64
-	if err := db.Owner.QueryRow(context.Background(), "select group_id from threads where id = $1", id).Scan(&g); err != nil {
+	if err := db.Owner.QueryRow(t.Context(), "select group_id from threads where id = $1", id).Scan(&g); err != nil {
 		t.Fatal(err)
 	}
 	return g
@@ -76,7 +76,7 @@ func threadGroup(t *testing.T, db *testdb.DB, id int64) int64 {
 // on the moved row, and touches nothing.
 func TestRaceMoveDuringUpdate(t *testing.T) {
 	db, f, c := raceSetup(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	mover, _ := conn(t, db.Owner)
 	updater, pid := conn(t, db.Pool)
 
@@ -114,7 +114,7 @@ func TestRaceMoveDuringUpdate(t *testing.T) {
 func TestRaceMoveDuringChildInsert(t *testing.T) {
 	t.Run("move first", func(t *testing.T) {
 		db, f, c := raceSetup(t)
-		ctx := context.Background()
+		ctx := t.Context()
 		mover, _ := conn(t, db.Owner)
 		inserter, pid := conn(t, db.Pool)
 		tx, err := mover.Begin(ctx)
@@ -144,7 +144,7 @@ func TestRaceMoveDuringChildInsert(t *testing.T) {
 	})
 	t.Run("insert first", func(t *testing.T) {
 		db, f, c := raceSetup(t)
-		ctx := context.Background()
+		ctx := t.Context()
 		inserter, _ := conn(t, db.Pool)
 		mover, pid := conn(t, db.Owner)
 		tx, err := inserter.Begin(ctx)
@@ -182,7 +182,7 @@ func TestRaceMoveDuringChildInsert(t *testing.T) {
 		// (like the foreign key's own check) does not conflict with an
 		// update of a non-key column.
 		db, _, c := raceSetup(t)
-		ctx := context.Background()
+		ctx := t.Context()
 		reg := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
 		keyShare := reg.MustInsert(sqlguard.Policy{Name: "posts.create.keyshare", Table: "posts",
 			Columns: []string{"content", "thread_id"}, Parents: threadParent, GroupColumn: "group_id",

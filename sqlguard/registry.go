@@ -3,9 +3,7 @@ package sqlguard
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -22,6 +20,10 @@ var ErrDeclaration = errors.New("sqlguard: invalid policy")
 type Registry struct {
 	roles *capability.Roles
 	kind  capability.GroupKind
+
+	// lastRoles is the last *capability.Roles found Equal to roles: see
+	// matches.
+	lastRoles atomic.Pointer[capability.Roles]
 
 	mu       sync.Mutex
 	byName   map[string]*compiled
@@ -65,77 +67,6 @@ const (
 	KindUpsert      Kind = "upsert"
 )
 
-// PolicyInfo describes a declared policy: everything an audit report, an
-// approval lock file or generated row-level security needs. It is a copy:
-// changing it changes nothing.
-type PolicyInfo struct {
-	Name  string
-	Kind  Kind
-	Table string
-	Alias string
-	// Role is the role needed in the row's group; ReadRole the role that
-	// may read it (denied versus not found), "" if none.
-	Role     string
-	ReadRole string
-	// GroupColumn is the group column, of Table or of the last parent.
-	GroupColumn string
-	// Parents is the chain from Table to the row holding GroupColumn.
-	Parents []Parent
-	// Lock is the lock taken on the parents ("", "FOR KEY SHARE", "FOR SHARE").
-	Lock string
-	// OwnerColumn is the column whose value equal to the capability's
-	// subject also allows the row.
-	OwnerColumn string
-	// SubjectColumn is the inserted column bound to the capability's subject.
-	SubjectColumn string
-	// Conditions are the extra conditions, as declared: '?' for a call
-	// value or a constant, <subject> for the placeholder Subject.
-	Conditions []string
-	// SubjectBindings counts the placeholders Subject in the conditions
-	// and, for List and Get, in the caller's query: the lock file records
-	// it, since a Subject turned into an Arg takes from the request what
-	// came from the capability.
-	SubjectBindings int
-	// Joins are the relations the caller's query (List, Get) reads besides
-	// Table: joined, or in its subqueries; a function is written name().
-	Joins         []string
-	AdminOverride bool
-	// Unguarded is the declared reason of a statement without group guard.
-	Unguarded string
-	// Columns, Key, Set and Returning as declared.
-	Columns   []string
-	Key       []string
-	Set       []string
-	Returning []string
-	// DistinguishDenied is set for a Get that tells denied from not found.
-	DistinguishDenied bool
-	// Values names the call's values in order.
-	Values []string
-	// SQL is the statement's text and Params what each $n binds. For a
-	// list with AdminOverride, AdminSQL and AdminParams are the text used
-	// for admin capabilities (without the group comparison, still bound to
-	// the admin flag).
-	SQL         string
-	Params      []ParamInfo
-	AdminSQL    string
-	AdminParams []ParamInfo
-}
-
-// ParamInfo says what one parameter $N of a policy binds.
-type ParamInfo struct {
-	N int // $N
-	// Source is one of "value" (the call's value Value), "constant"
-	// (Constant, from the declaration), "groups" (the capability's groups
-	// for Role, a typed array), "group-match" (those groups intersected
-	// with the call's value Value, bound as a scalar of the group column's
-	// type: the value when the capability holds it for Role, else NULL),
-	// "admin" (the admin flag), "subject".
-	Source   string
-	Value    int
-	Role     string
-	Constant string
-}
-
 // SetApproval installs a check that every policy must pass before it may
 // run: approve is called once per policy, now for those already declared
 // and at declaration for later ones, and a policy it refuses answers every
@@ -164,6 +95,28 @@ func (r *Registry) Policies() []PolicyInfo {
 	return out
 }
 
+// Roles returns the role hierarchy the registry was declared for.
+func (r *Registry) Roles() *capability.Roles { return r.roles }
+
+// GroupKind returns the kind of group id the registry was declared for.
+func (r *Registry) GroupKind() capability.GroupKind { return r.kind }
+
+// Unapproved describes the declared policies that the registry's approval
+// (SetApproval) refuses, "name: reason", sorted by name; none without an
+// approval. The second wall (package wall) refuses to grant them.
+func (r *Registry) Unapproved() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for name, c := range r.byName {
+		if st := c.approval.Load(); st != nil {
+			out = append(out, name+": "+st.err.Error())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Policy returns the description of the policy named name.
 func (r *Registry) Policy(name string) (PolicyInfo, bool) {
 	r.mu.Lock()
@@ -184,20 +137,6 @@ func (r *Registry) add(c *compiled) error {
 	c.approve(r.approval)
 	r.byName[c.info.Name] = c
 	return nil
-}
-
-func (p PolicyInfo) clone() PolicyInfo {
-	p.Parents = slices.Clone(p.Parents)
-	p.Conditions = slices.Clone(p.Conditions)
-	p.Joins = slices.Clone(p.Joins)
-	p.Columns = slices.Clone(p.Columns)
-	p.Key = slices.Clone(p.Key)
-	p.Set = slices.Clone(p.Set)
-	p.Returning = slices.Clone(p.Returning)
-	p.Values = slices.Clone(p.Values)
-	p.Params = slices.Clone(p.Params)
-	p.AdminParams = slices.Clone(p.AdminParams)
-	return p
 }
 
 // approvalState is the outcome of the registry's approval for one policy.
@@ -262,62 +201,3 @@ const (
 	shapeGetDistinguish                  // Query; leading (found bool, ok bool)
 	shapeList                            // Query; rows as they come
 )
-
-func paramInfos(st statement, consts []any) []ParamInfo {
-	out := make([]ParamInfo, len(st.slots))
-	for i, s := range st.slots {
-		p := ParamInfo{N: i + 1, Value: -1}
-		switch s.kind {
-		case slotValue:
-			p.Source, p.Value = "value", s.i
-		case slotConst:
-			p.Source, p.Constant = "constant", fmt.Sprintf("%v", consts[s.i])
-		case slotGroups:
-			p.Source, p.Role = "groups", s.role
-		case slotGroupMatch:
-			p.Source, p.Role, p.Value = "group-match", s.role, s.i
-		case slotAdmin:
-			p.Source = "admin"
-		case slotSubject:
-			p.Source = "subject"
-		}
-		out[i] = p
-	}
-	return out
-}
-
-// describe renders a condition's declared text for PolicyInfo: '?' for
-// a call value or a constant, <subject> for the placeholder Subject.
-func describe(sql string, args []any) string {
-	var b strings.Builder
-	ai := 0
-	for i := 0; i < len(sql); i++ {
-		c := sql[i]
-		if c == '?' {
-			if i+1 < len(sql) && sql[i+1] == '?' {
-				b.WriteString("??")
-				i++
-				continue
-			}
-			if ai < len(args) && args[ai] == Subject {
-				b.WriteString("<subject>")
-				ai++
-				continue
-			}
-			ai++
-		}
-		b.WriteByte(c)
-	}
-	return strings.TrimSpace(b.String())
-}
-
-// countSubjects counts the placeholders Subject among args.
-func countSubjects(args []any) int {
-	n := 0
-	for _, a := range args {
-		if a == Subject {
-			n++
-		}
-	}
-	return n
-}

@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // BenchmarkInsertRLS measures the second wall on inserts, beside
@@ -32,7 +32,7 @@ func BenchmarkInsertRLS(b *testing.B) {
 	f := newWallForum(b)
 	plain := newWallDB(b, nil)
 	walled := newWallDB(b, f.reg)
-	ctx := context.Background()
+	ctx := b.Context()
 	thread := f.ops["threads.create"].(*sqlguard.Write)
 	post := f.ops["posts.create"].(*sqlguard.Write)
 	for _, n := range []int{3, 1000} {
@@ -58,18 +58,18 @@ func BenchmarkInsertRLS(b *testing.B) {
 			return pgx.BeginFunc(ctx, plain.Pool, func(tx pgx.Tx) error { return thread.Exec(ctx, tx, c, "t", g) })
 		})
 		run("rls", func() error {
-			return sqlguard.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
+			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
 				return thread.Exec(ctx, tx, c, "t", g)
 			})
 		})
 		run("rls-raw", func() error {
-			return sqlguard.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
+			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ($1, $2, $3)", "t", int64(1), "alice")
 				return err
 			})
 		})
 		run("rls-child", func() error {
-			return sqlguard.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
+			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error {
 				return post.Exec(ctx, tx, c, "p", int64(1))
 			})
 		})

@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 var (
@@ -118,7 +118,7 @@ func TestSecondWallDifferential(t *testing.T) {
 	}
 	t.Logf("seed %d (-wall.seed %d), %d cases", seed, seed, cases)
 	r := rand.New(rand.NewPCG(seed, 0))
-	ctx := context.Background()
+	ctx := t.Context()
 
 	type mode struct {
 		name string
@@ -195,7 +195,7 @@ func TestSecondWallDifferential(t *testing.T) {
 		{"wall", func(op wallOp, c *capability.Capability, vals []any) string {
 			return inTxOn(walled, func(tx pgx.Tx) string {
 				var got string
-				err := sqlguard.WithCapability(ctx, tx, c, walled.opts, func(tx pgx.Tx) error {
+				err := wall.WithCapability(ctx, tx, c, walled.opts, func(tx pgx.Tx) error {
 					var err error
 					got, err = raw(op, c, vals, tx)
 					return err
@@ -213,7 +213,7 @@ func TestSecondWallDifferential(t *testing.T) {
 			return inTxOn(walled, func(tx pgx.Tx) string {
 				var got string
 				writeErr = nil
-				err := sqlguard.WithCapability(ctx, tx, c, walled.opts, func(tx pgx.Tx) error {
+				err := wall.WithCapability(ctx, tx, c, walled.opts, func(tx pgx.Tx) error {
 					got = guarded(op, c, vals, tx)
 					if sqlguard.IsInsufficientPrivilege(writeErr) {
 						return writeErr

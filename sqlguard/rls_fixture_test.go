@@ -12,6 +12,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/testdb"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // The fixtures of the audit, lock and second-wall tests: a forum with
@@ -119,7 +120,7 @@ select setval('threads_id_seq', 100), setval('posts_id_seq', 100), setval('comme
 // wallDB is a database with the second wall applied.
 type wallDB struct {
 	*testdb.DB
-	opts     sqlguard.WallOptions
+	opts     wall.Options
 	testRole string // the role of db.Pool
 }
 
@@ -140,8 +141,8 @@ func newWallDB(t testing.TB, reg *sqlguard.Registry) *wallDB {
 	if reg == nil {
 		return w
 	}
-	w.opts = sqlguard.WallOptions{Prefix: db.Name + "_", Grantees: []string{w.testRole}}
-	script, err := reg.SecondWall(w.opts)
+	w.opts = wall.Options{Prefix: db.Name + "_", Grantees: []string{w.testRole}}
+	script, err := wall.Script(reg, w.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package sqlguard_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,21 +13,22 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // Compile-time: WithCapability takes pgx's pools, connections and
 // transactions.
 var (
-	_ sqlguard.TxBeginner = (*pgxpool.Pool)(nil)
-	_ sqlguard.TxBeginner = (*pgxpool.Conn)(nil)
-	_ sqlguard.TxBeginner = (*pgx.Conn)(nil)
-	_ sqlguard.TxBeginner = pgx.Tx(nil)
+	_ wall.TxBeginner = (*pgxpool.Pool)(nil)
+	_ wall.TxBeginner = (*pgxpool.Conn)(nil)
+	_ wall.TxBeginner = (*pgx.Conn)(nil)
+	_ wall.TxBeginner = pgx.Tx(nil)
 )
 
 // ids runs a query returning one bigint column.
 func ids(t testing.TB, db sqlguard.DB, sql string, args ...any) []int64 {
 	t.Helper()
-	rows, err := db.Query(context.Background(), sql, args...)
+	rows, err := db.Query(t.Context(), sql, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -49,12 +49,12 @@ func ownerIDs(t testing.TB, w *wallDB, sql string) []int64 {
 // groups, and cannot write into a group it does not hold.
 func TestSecondWallRawQueries(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	// member in group 1, moderator in group 2: threads 1, 2 are in group
 	// 1; threads 3, 4 in group 2.
 	c := wallCap(t, "carol", false, map[int64]string{1: "member", 2: "moderator"})
 
-	err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+	err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 		if got, want := ids(t, tx, "select id from threads order by id"), []int64{1, 2, 3, 4}; !slices.Equal(got, want) {
 			t.Errorf("select * from threads: got %v, want %v", got, want)
 		}
@@ -96,7 +96,7 @@ func TestSecondWallRawQueries(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+			err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 				_, err := tx.Exec(ctx, tc.sql)
 				return err
 			})
@@ -111,7 +111,7 @@ func TestSecondWallRawQueries(t *testing.T) {
 		"delete from posts where thread_id = 7",
 		"update posts set content = 'x' where thread_id = 7",
 	} {
-		err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+		err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 			tag, err := tx.Exec(ctx, sql)
 			if err == nil && tag.RowsAffected() != 0 {
 				t.Errorf("%s: changed %d rows, want 0", sql, tag.RowsAffected())
@@ -134,7 +134,7 @@ func sorted(s []int64) []int64 { slices.Sort(s); return s }
 // and no settings, and as the connection's own role.
 func TestSecondWallForgotHelper(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, setRole := range []bool{true, false} {
 		t.Run(fmt.Sprintf("set role=%v", setRole), func(t *testing.T) {
 			conn, err := w.Pool.Acquire(ctx)
@@ -190,10 +190,10 @@ func TestSecondWallForgotHelper(t *testing.T) {
 func TestSecondWallGuardsStillDecide(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	c := wallCap(t, "bob", false, map[int64]string{1: "member", 2: "moderator", 3: "moderator"})
 	run := func(name string, values ...any) error {
-		return sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+		return wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 			return f.ops[name].(*sqlguard.Write).Exec(ctx, tx, c, values...)
 		})
 	}
@@ -235,7 +235,7 @@ func TestSecondWallGuardsStillDecide(t *testing.T) {
 // current_setting.
 func TestSecondWallReadsSettingsOnce(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	c := wallCap(t, "bob", false, map[int64]string{1: "member"})
 	for _, sql := range []string{
 		"select * from threads",
@@ -244,7 +244,7 @@ func TestSecondWallReadsSettingsOnce(t *testing.T) {
 		"update posts set content = 'x'",
 		"delete from posts",
 	} {
-		err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+		err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, "explain (verbose, costs off) "+sql)
 			if err != nil {
 				return err
@@ -275,7 +275,7 @@ func TestSecondWallReadsSettingsOnce(t *testing.T) {
 // with the transaction, and values reach the settings as parameters.
 func TestWithCapabilityTransaction(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	conn, err := w.Pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +284,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 	// A subject that would break out of a concatenated string.
 	c := wallCap(t, "o'brien'); drop table threads; --", true, map[int64]string{1: "member"})
 	boom := errors.New("boom")
-	err = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
 		var role, groups, admin, subject string
 		if err := tx.QueryRow(ctx, "select current_user, current_setting($1), current_setting($2), current_setting($3)",
 			w.opts.GroupsSetting("member"), w.opts.AdminSetting(), w.opts.SubjectSetting()).Scan(&role, &groups, &admin, &subject); err != nil {
@@ -303,7 +303,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 	}
 	func() {
 		defer func() { _ = recover() }()
-		_ = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
+		_ = wall.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, $1)", c.Subject()); err != nil {
 				return err
 			}
@@ -323,7 +323,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 		t.Errorf("after the transaction: role %s, groups %v, admin %v; want %s and no settings", role, groups, admin, w.testRole)
 	}
 	// Commit.
-	err = sqlguard.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, conn, c, w.opts, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('committed', 1, $1)", c.Subject())
 		return err
 	})
@@ -334,7 +334,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 		t.Errorf("%d committed rows, want 1", got[0])
 	}
 	// A nil capability holds nothing.
-	err = sqlguard.WithCapability(ctx, conn, nil, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, conn, nil, w.opts, func(tx pgx.Tx) error {
 		if got := ids(t, tx, "select count(*) from threads"); got[0] != 0 {
 			t.Errorf("nil capability sees %d threads", got[0])
 		}
@@ -347,18 +347,18 @@ func TestWithCapabilityTransaction(t *testing.T) {
 
 func TestSecondWallRefusesBadOptions(t *testing.T) {
 	f := newWallForum(t)
-	for _, o := range []sqlguard.WallOptions{
+	for _, o := range []wall.Options{
 		{Prefix: "Bad"}, {Prefix: "a-b"}, {Settings: "x.y"}, {Grantees: []string{"app; drop"}},
 		{Prefix: strings.Repeat("a", 60)},
 	} {
-		if _, err := f.reg.SecondWall(o); err == nil {
+		if _, err := wall.Script(f.reg, o); err == nil {
 			t.Errorf("SecondWall(%+v) = nil error", o)
 		}
 	}
 	reg := sqlguard.MustNewRegistry(wallRoles, capability.KindInt64)
 	reg.MustUpdate(sqlguard.Policy{Name: "threads.rekey", Table: "threads", Key: []string{"id"}, Set: []string{"id"},
 		GroupColumn: "group_id", Role: "member"})
-	if _, err := reg.SecondWall(sqlguard.WallOptions{}); err == nil {
+	if _, err := wall.Script(reg, wall.Options{}); err == nil {
 		t.Error("an update of its own key: nil error")
 	}
 }
@@ -368,7 +368,7 @@ func TestSecondWallRefusesBadOptions(t *testing.T) {
 func TestSecondWallRerun(t *testing.T) {
 	f := newWallForum(t)
 	w := newWallDB(t, f.reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	reg := sqlguard.MustNewRegistry(wallRoles, capability.KindInt64)
 	reg.MustList(sqlguard.Policy{Name: "threads.list", Table: "threads", GroupColumn: "group_id", Role: "member",
 		Query: sq.Select("id")})
@@ -376,7 +376,7 @@ func TestSecondWallRerun(t *testing.T) {
 		Query: sq.Select("id")})
 	reg.MustList(sqlguard.Policy{Name: "comments.list", Table: "comments", Parents: []sqlguard.Parent{{Column: "post_id", Table: "posts"}, {Column: "thread_id", Table: "threads"}},
 		GroupColumn: "group_id", Role: "member", Query: sq.Select("id")})
-	script, err := reg.SecondWall(w.opts)
+	script, err := wall.Script(reg, w.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestSecondWallRerun(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := wallCap(t, "bob", true, map[int64]string{1: "moderator"})
-	err = sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 		if got := ids(t, tx, "select id from threads order by id"); !slices.Equal(got, []int64{1, 2}) {
 			t.Errorf("threads: got %v, want [1 2] (no admin override any more)", got)
 		}
@@ -401,7 +401,7 @@ func TestSecondWallRerun(t *testing.T) {
 // hierarchy is mirrored, and nothing reaches a table no policy names.
 func TestSecondWallGrants(t *testing.T) {
 	w := newWallDB(t, newWallForum(t).reg)
-	ctx := context.Background()
+	ctx := t.Context()
 	member, moderator, app := w.opts.RoleFor("member"), w.opts.RoleFor("moderator"), w.opts.AppRole()
 	for _, tc := range []struct {
 		role, table, column, priv string
@@ -438,7 +438,7 @@ func TestSecondWallGrants(t *testing.T) {
 		}
 	}
 	c := wallCap(t, "bob", true, map[int64]string{1: "moderator"})
-	err := sqlguard.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
+	err := wall.WithCapability(ctx, w.Pool, c, w.opts, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "select * from secrets")
 		return err
 	})

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
 )
 
 // printAudit writes the audit report of reg's policies to w (forum
@@ -13,7 +14,7 @@ import (
 // chain, owner column, admin override, columns set, extra conditions),
 // then the RESERVED section of the policies that bypass the group guard.
 func printAudit(w io.Writer, reg *sqlguard.Registry) error {
-	return reg.Report().WriteText(w)
+	return approval.NewReport(reg).WriteText(w)
 }
 
 // approvedLock is the forum's checked-in approval lock: the permissions a
@@ -26,9 +27,9 @@ var approvedLock []byte
 // approveLock makes reg refuse, before touching the database, every
 // policy that keyhole.lock does not approve (sqlguard.ErrNotApproved).
 func approveLock(reg *sqlguard.Registry) error {
-	a, err := sqlguard.ParseLockFile(approvedLock)
+	a, err := approval.Parse(approvedLock)
 	if err != nil {
 		return fmt.Errorf("forum: keyhole.lock: %w", err)
 	}
-	return reg.Approve(a)
+	return approval.Enforce(reg, a)
 }

@@ -16,9 +16,14 @@ import (
 
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/internal/testdb"
+	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
-func TestMain(m *testing.M) { testdb.Main(m) }
+// TestMain sets up every test pool's connections with
+// sqlguard.ConfigurePool, as an application sets up its own.
+func TestMain(m *testing.M) {
+	testdb.MainWith(m, testdb.Options{ConfigurePool: sqlguard.ConfigurePool})
+}
 
 // forum is a running forum for a test: the app on the unprivileged test
 // role's pool, seeded through the owner's pool, behind a loopback

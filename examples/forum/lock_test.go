@@ -12,7 +12,9 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/testdb"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
 	"github.com/keyhole-go/keyhole/sqlguard/sqlguardtest"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 var update = flag.Bool("update", false, "rewrite keyhole.lock from the declared policies (review the diff: it is the approval)")
@@ -33,7 +35,7 @@ func TestApproveLock(t *testing.T) {
 		t.Skip("-update: the embedded lock is the one before the rewrite")
 	}
 	reg, _ := newPolicies()
-	a, err := sqlguard.ParseLockFile(approvedLock)
+	a, err := approval.Parse(approvedLock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +51,7 @@ func TestApproveLock(t *testing.T) {
 
 // TestSecondWall applies the second wall generated from the forum's
 // policies to the forum's schema, and checks that a raw query inside
-// sqlguard.WithCapability sees only the capability's groups while the
+// wall.WithCapability sees only the capability's groups while the
 // guarded policies still work.
 func TestSecondWall(t *testing.T) {
 	ctx := context.Background()
@@ -59,8 +61,8 @@ func TestSecondWall(t *testing.T) {
 	if err := db.Pool.QueryRow(ctx, "select current_user").Scan(&login); err != nil {
 		t.Fatal(err)
 	}
-	opts := sqlguard.WallOptions{Prefix: db.Name + "_", Grantees: []string{login}}
-	script, err := reg.SecondWall(opts)
+	opts := wall.Options{Prefix: db.Name + "_", Grantees: []string{login}}
+	script, err := wall.Script(reg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestSecondWall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sqlguard.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
 		var n int
 		if err := tx.QueryRow(ctx, "select count(*) from threads").Scan(&n); err != nil {
 			return err
@@ -100,14 +102,14 @@ func TestSecondWall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sqlguard.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "insert into threads (group_id, title, created_by) values (2, 'x', 'ann')")
 		return err
 	})
 	if !sqlguard.IsInsufficientPrivilege(err) {
 		t.Errorf("raw insert into group 2: got %v, want insufficient_privilege", err)
 	}
-	err = sqlguard.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
+	err = wall.WithCapability(ctx, db.Pool, c, opts, func(tx pgx.Tx) error {
 		var id int64
 		var at time.Time
 		return p.threadCreate.QueryRow(ctx, tx, c, capability.Int64Group(1), "guarded").Scan(&id, &at)

@@ -40,6 +40,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/internal/testdb"
+	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 func main() {
@@ -115,7 +116,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}()
 	}
 
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return err
+	}
+	sqlguard.ConfigurePool(cfg) // group arrays in binary, see sqlguard.RegisterTypes
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}

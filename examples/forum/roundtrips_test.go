@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/internal/testdb"
+	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 // statementCounter counts the statements sent through a pool.
@@ -35,6 +36,7 @@ func TestRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.ConnConfig.Tracer = &sc
+		sqlguard.ConfigurePool(cfg)
 		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)

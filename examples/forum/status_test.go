@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
 )
 
 // TestRefusalStatus: a statement refused by the approval lock
@@ -87,7 +88,7 @@ func TestWebErrorPage(t *testing.T) {
 		says string
 	}{
 		{"denied", &sqlguard.DeniedError{Policy: "posts.delete", Need: "role moderator in group 2"}, http.StatusForbidden, "it needs role moderator in group 2 (policy posts.delete)"},
-		{"not approved", &sqlguard.ApprovalError{Policy: "posts.create"}, http.StatusForbidden, "not approved"},
+		{"not approved", &approval.Error{Policy: "posts.create"}, http.StatusForbidden, "not approved"},
 		{"insufficient privilege", fmt.Errorf("sqlguard: posts.create: %w", &pgconn.PgError{Code: "42501"}), http.StatusForbidden, "PostgreSQL refused the statement."},
 		{"not found", fmt.Errorf("x: %w", sqlguard.ErrNotFound), http.StatusNotFound, "Not found."},
 		{"bad input", badRequest("id must be a positive integer"), http.StatusBadRequest, "Bad request."},

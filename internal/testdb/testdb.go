@@ -121,6 +121,9 @@ func newPool(ctx context.Context, url string, maxConns int32, ping bool) (*pgxpo
 	}
 	cfg.MaxConns = maxConns
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	if options.ConfigurePool != nil {
+		options.ConfigurePool(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("testdb: %w", err)
@@ -176,7 +179,27 @@ func (s *server) cleanup(t testing.TB, db *DB) {
 //
 // Without it, the throwaway server still dies with the test binary (it gets
 // a parent-death signal), and its directory is removed by the next start.
-func Main(m *testing.M) {
+func Main(m *testing.M) { MainWith(m, Options{}) }
+
+// Options configure the pools that New opens for every test of a binary.
+type Options struct {
+	// ConfigurePool, if set, is called on the configuration of every pool
+	// (Pool and Owner) before it is opened: a test binary whose code needs
+	// its connections set up registers that here, e.g.
+	// sqlguard.ConfigurePool.
+	ConfigurePool func(*pgxpool.Config)
+}
+
+// options are MainWith's, set once before the tests run.
+var options Options
+
+// MainWith is Main with pools configured by o:
+//
+//	func TestMain(m *testing.M) {
+//		testdb.MainWith(m, testdb.Options{ConfigurePool: sqlguard.ConfigurePool})
+//	}
+func MainWith(m *testing.M, o Options) {
+	options = o
 	code := m.Run()
 	if err := shutdown(code == 0); err != nil {
 		fmt.Fprintln(os.Stderr, err)

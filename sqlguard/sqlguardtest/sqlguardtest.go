@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/approval"
 )
 
 // CheckLock compares the policies declared in r with the lock file at path.
@@ -31,24 +32,24 @@ import (
 // failing. A missing lock file approves nothing. A lock file that cannot
 // be parsed fails the test.
 //
-// With update it writes r.LockFile() to path (when it differs) and logs
+// With update it writes approval.File(r) to path (when it differs) and logs
 // what changed: the diff of the file is then the approval to review.
 func CheckLock(t testing.TB, r *sqlguard.Registry, path string, update bool) {
 	t.Helper()
-	want := r.LockFile()
+	want := approval.File(r)
 	data, err := os.ReadFile(path)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
 		t.Fatalf("sqlguardtest: read lock: %v", err)
 	}
-	approved := &sqlguard.Approved{}
+	approved := &approval.Lock{}
 	if !missing {
-		approved, err = sqlguard.ParseLockFile(data)
+		approved, err = approval.Parse(data)
 		if err != nil {
 			if !update {
 				t.Fatalf("sqlguardtest: %s: %v (rewrite it with -update)", path, err)
 			}
-			approved = &sqlguard.Approved{}
+			approved = &approval.Lock{}
 		}
 	}
 	diff := approved.Diff(r)

@@ -1,4 +1,4 @@
-package sqlguard
+package wall
 
 import (
 	"fmt"
@@ -7,189 +7,13 @@ import (
 	"strings"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/sqlguard"
 )
-
-// The second wall
-//
-// SecondWall turns the registry's declarations into PostgreSQL roles,
-// GRANTs and row-level security policies, so that a raw statement that
-// forgot its guard (or a guard with a bug) still cannot read or write a row
-// outside the caller's groups, and cannot touch a table or a column that no
-// policy uses. The guards stay the first wall: they decide, and tell denied
-// from not found; the second wall only ever refuses what no policy allows.
-//
-// Roles. For each application role R a NOLOGIN role <prefix>role_<R>
-// holds exactly the table privileges of the policies that need R: SELECT on
-// the table and on the parent tables the guard reads, INSERT on the
-// inserted columns, UPDATE on the Set columns (column privileges), DELETE,
-// and UPDATE on a parent's key column where the guard locks the parent (a
-// row lock needs an UPDATE privilege). The hierarchy is mirrored (a
-// moderator's role is granted the member's role). One NOLOGIN role
-// <prefix>app is granted every role's role and the privileges of unguarded
-// policies: it is the role WithCapability switches to. One role for every
-// capability, and not one per capability's highest role, because a
-// capability may act through a policy whose role it does not hold (the
-// row's owner, the admin override): which rows it may touch is decided per
-// row by the policies below, reading the capability's groups per role from
-// transaction-local settings.
-//
-// Settings, set by WithCapability with set_config(name, value, true), so
-// that they end with the transaction (safe behind a transaction-mode
-// pooler): <ns>.groups_<role> (the capability's groups for the role, an
-// array literal), <ns>.admin and <ns>.subject. A policy reads them in an
-// uncorrelated scalar subquery,
-//
-//	(SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])
-//
-// which PostgreSQL evaluates once per statement (an InitPlan), not once per
-// row: the array literal is parsed once. A missing setting is the empty
-// array, a missing admin flag false and a missing subject NULL: a session
-// that forgot WithCapability sees no row and writes none (fail closed).
-//
-// Policies, one per table and command, the OR of the guards of the
-// registry's policies on that table, merged per parent chain (one EXISTS
-// holding the OR of the roles' groups): SELECT (every policy's row
-// predicate, with its read role too, and the parent rows a guard reads),
-// INSERT (WITH CHECK: the inserted row's group, and for a policy with a
-// SubjectColumn that column IS NOT DISTINCT FROM the capability's subject,
-// as the guarded insert binds it: a raw insert cannot write a row in
-// another subject's name; the column can change later only through an
-// update policy whose Set holds it, since no other gets its UPDATE
-// privilege), DELETE, and UPDATE, whose
-// WITH CHECK pairs each update policy's filter on the old row with its
-// check on the new row and allows only that policy's Set columns to change
-// (the old row is read back by Key in a generated STABLE SECURITY DEFINER
-// function <prefix>chk_<n>, which sees the statement's snapshot; a policy
-// may not read its own table directly): the OR of permissive policies
-// cannot combine one policy's rows with another policy's columns.
-// Unguarded policies add TRUE for their commands.
-//
-// Where the wall is wider than a single guard, by construction:
-//   - reads: SELECT is the union over every policy of the table, because
-//     PostgreSQL requires an UPDATE's or a DELETE's rows (and RETURNING
-//     rows) to pass the SELECT policies too: a raw select sees every row
-//     some policy of the table may touch (declare the list policies as
-//     wide as the writes, e.g. with the same admin override);
-//   - the wall judges the change a statement makes, a guard the statement:
-//     a raw "move" to the group a row is already in is, to the wall, an
-//     edit another policy allows;
-//   - inserts: the INSERT column privileges of <prefix>app are the union of
-//     the table's insert policies, so a raw insert may set a column (an
-//     explicit id) that only another insert policy writes, in a group
-//     where some insert policy allows it.
-//
-// What the wall does not carry: the extra conditions (Policy.Where), the
-// caller's query (joins to tables no policy names get no GRANT: declare a
-// policy for them, or grant them yourself), and the difference between
-// denied and not found. Where only the wall refuses, PostgreSQL answers
-// insufficient_privilege (42501, IsInsufficientPrivilege) or simply no row:
-// an upsert over an existing row the wall hides raises 42501 instead of
-// *DeniedError, and a DistinguishDenied Get answers not found for a row the
-// wall hides. An update policy may not set its own Key columns (the old row
-// is found by Key). The generated functions run with the search_path of
-// the script (SET search_path FROM CURRENT): run it with a search_path of
-// trusted schemas only.
-//
-// FORCE ROW LEVEL SECURITY is off unless WallOptions.Force: the tables'
-// owner (migrations, maintenance) bypasses the policies, and the
-// application must not connect as the owner or as a role with BYPASSRLS.
-// WithCapability switches to <prefix>app in any case.
-
-// WallOptions configures the second wall. The zero value is usable.
-type WallOptions struct {
-	// Prefix of the PostgreSQL roles and policy names: <prefix>app,
-	// <prefix>role_<role>, <prefix>select. Default "keyhole_". It must
-	// match ^[a-z_][a-z0-9_]*$.
-	Prefix string
-	// Settings is the namespace of the transaction-local settings
-	// (<ns>.admin, <ns>.subject, <ns>.groups_<role>). Default "keyhole".
-	Settings string
-	// Grantees are existing login roles allowed to switch to <prefix>app
-	// (GRANT <prefix>app TO grantee): the application's connection role.
-	Grantees []string
-	// Force adds FORCE ROW LEVEL SECURITY: the tables' owner is then
-	// confined too (superusers and BYPASSRLS roles never are).
-	Force bool
-}
-
-func (o WallOptions) prefix() string {
-	if o.Prefix == "" {
-		return "keyhole_"
-	}
-	return o.Prefix
-}
-
-func (o WallOptions) ns() string {
-	if o.Settings == "" {
-		return "keyhole"
-	}
-	return o.Settings
-}
-
-func (o WallOptions) validate() error {
-	if !plainIdent(o.prefix()) || len(o.prefix()) > 40 {
-		return fmt.Errorf("sqlguard: wall: Prefix %q must match ^[a-z_][a-z0-9_]*$ (at most 40 bytes)", o.Prefix)
-	}
-	if !plainIdent(o.ns()) || len(o.ns()) > 40 {
-		return fmt.Errorf("sqlguard: wall: Settings %q must match ^[a-z_][a-z0-9_]*$ (at most 40 bytes)", o.Settings)
-	}
-	for _, g := range o.Grantees {
-		if _, err := ident(g); err != nil {
-			return fmt.Errorf("sqlguard: wall: Grantees: %v", err)
-		}
-	}
-	return nil
-}
-
-func plainIdent(s string) bool {
-	_, err := ident(s)
-	return err == nil
-}
-
-// AppRole is the PostgreSQL role WithCapability switches to.
-func (o WallOptions) AppRole() string { return o.prefix() + "app" }
-
-// RoleFor is the PostgreSQL role holding the privileges of the policies
-// that need the application role role.
-func (o WallOptions) RoleFor(role string) string { return o.prefix() + "role_" + encodeName(role) }
-
-// GroupsSetting is the name of the setting holding a capability's groups
-// for role.
-func (o WallOptions) GroupsSetting(role string) string {
-	return o.ns() + ".groups_" + encodeName(role)
-}
-
-// AdminSetting and SubjectSetting are the names of the settings holding
-// the capability's admin flag and subject.
-func (o WallOptions) AdminSetting() string   { return o.ns() + ".admin" }
-func (o WallOptions) SubjectSetting() string { return o.ns() + ".subject" }
-
-// encodeName maps a role name ([a-z0-9_.-]) to [a-z0-9_], injectively:
-// '_' becomes "__", other bytes "_" and two hex digits.
-func encodeName(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
-			b.WriteByte(c)
-		case c == '_':
-			b.WriteString("__")
-		default:
-			fmt.Fprintf(&b, "_%02x", c)
-		}
-	}
-	return b.String()
-}
-
-// lit quotes s as an SQL string literal. Only names built from validated
-// identifiers reach it.
-func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // wall is the second wall being generated.
 type wall struct {
-	r         *Registry
-	o         WallOptions
+	r         *sqlguard.Registry
+	o         Options
 	arrayType string
 	tables    map[string]*tableWall
 	grants    map[string]map[string]*tableGrant // PostgreSQL role -> table -> privileges
@@ -202,9 +26,9 @@ type tableWall struct {
 	del       predSet
 	updUsing  predSet
 	updCheck  []string
-	funcs     []string        // CREATE FUNCTION of the update checks
-	updCols   map[string]bool // columns any role may UPDATE
-	updaters  []PolicyInfo    // update and upsert policies, for WITH CHECK
+	funcs     []string              // CREATE FUNCTION of the update checks
+	updCols   map[string]bool       // columns any role may UPDATE
+	updaters  []sqlguard.PolicyInfo // update and upsert policies, for WITH CHECK
 	hasUpdate bool
 }
 
@@ -213,29 +37,29 @@ type tableGrant struct {
 	ins, upd map[string]bool
 }
 
-// SecondWall returns the SQL script (several statements, to run once as
+// Script returns the SQL script (several statements, to run once as
 // the tables' owner or a superuser, e.g. in a migration) that creates the
 // roles, GRANTs and row-level security policies of the second wall for
 // the declared policies. Running it again brings an existing wall up to
 // date (roles are created if missing, the tables' privileges of the
 // wall's roles are revoked and granted again, policies are replaced).
 //
-// When the registry has an approval (Approve, SetApproval) that refuses a
-// declared policy, SecondWall fails with an error wrapping ErrNotApproved
+// When the registry has an approval (approval.Enforce, SetApproval) that refuses a
+// declared policy, Script fails with an error wrapping sqlguard.ErrNotApproved
 // that names every refused policy: the wall never grants what the approved
 // lock does not.
-func (r *Registry) SecondWall(opts WallOptions) (string, error) {
+func Script(r *sqlguard.Registry, opts Options) (string, error) {
 	if err := opts.validate(); err != nil {
 		return "", err
 	}
-	if bad := r.unapproved(); len(bad) > 0 {
-		return "", fmt.Errorf("sqlguard: wall: %w: %s", ErrNotApproved, strings.Join(bad, "; "))
+	if bad := r.Unapproved(); len(bad) > 0 {
+		return "", fmt.Errorf("wall: %w: %s", sqlguard.ErrNotApproved, strings.Join(bad, "; "))
 	}
-	w := &wall{r: r, o: opts, arrayType: arrayTypes[r.kind], tables: map[string]*tableWall{}, grants: map[string]map[string]*tableGrant{}}
+	w := &wall{r: r, o: opts, arrayType: arrayTypes[r.GroupKind()], tables: map[string]*tableWall{}, grants: map[string]map[string]*tableGrant{}}
 	pols := r.Policies()
-	for _, role := range r.roles.Names() {
+	for _, role := range r.Roles().Names() {
 		if n := len(opts.RoleFor(role)); n > 63 {
-			return "", fmt.Errorf("sqlguard: wall: role name %s is %d bytes, PostgreSQL's limit is 63", opts.RoleFor(role), n)
+			return "", fmt.Errorf("wall: role name %s is %d bytes, PostgreSQL's limit is 63", opts.RoleFor(role), n)
 		}
 	}
 	for _, p := range pols {
@@ -252,21 +76,6 @@ func (r *Registry) SecondWall(opts WallOptions) (string, error) {
 		}
 	}
 	return w.script(), nil
-}
-
-// unapproved describes the declared policies that the registry's approval
-// refuses, sorted by name.
-func (r *Registry) unapproved() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for name, c := range r.byName {
-		if st := c.approval.Load(); st != nil {
-			out = append(out, name+": "+st.err.Error())
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func appendUnique(list []string, s string) []string {
@@ -315,12 +124,12 @@ func (w *wall) subjectExpr() string {
 
 // groupPred is the group comparison of the row ref reached through hops
 // (from ref's column hops[0].Column), for role, with the admin override.
-func (w *wall) groupPred(ref string, hops []Parent, groupCol, role string, admin bool) string {
+func (w *wall) groupPred(ref string, hops []sqlguard.Parent, groupCol, role string, admin bool) string {
 	return w.groupPredRoles(ref, hops, groupCol, []string{role}, admin)
 }
 
 // groupPredRoles compares the group with the groups of any of roles.
-func (w *wall) groupPredRoles(ref string, hops []Parent, groupCol string, roles []string, admin bool) string {
+func (w *wall) groupPredRoles(ref string, hops []sqlguard.Parent, groupCol string, roles []string, admin bool) string {
 	cmp := func(row string) string {
 		var alt []string
 		for _, role := range roles {
@@ -367,7 +176,7 @@ type predSet struct {
 
 type chainTerm struct {
 	key      string
-	hops     []Parent
+	hops     []sqlguard.Parent
 	groupCol string
 	roles    []string
 	admin    bool
@@ -378,15 +187,15 @@ func (s *predSet) empty() bool {
 	return !s.any && len(s.chains) == 0 && len(s.owners) == 0 && len(s.subjects) == 0
 }
 
-func (s *predSet) addGroup(roles *capability.Roles, hops []Parent, groupCol, role string, admin bool) {
+func (s *predSet) addGroup(roles *capability.Roles, hops []sqlguard.Parent, groupCol, role string, admin bool) {
 	s.addGroupSubject(roles, hops, groupCol, role, admin, "")
 }
 
 // addGroupSubject adds a group comparison that, when subject is set, also
 // requires the row's column subject to hold the capability's subject (the
 // insert policies with a SubjectColumn).
-func (s *predSet) addGroupSubject(roles *capability.Roles, hops []Parent, groupCol, role string, admin bool, subject string) {
-	key := PermissionGroup(PolicyInfo{Parents: hops, GroupColumn: groupCol}) + " subject=" + subject
+func (s *predSet) addGroupSubject(roles *capability.Roles, hops []sqlguard.Parent, groupCol, role string, admin bool, subject string) {
+	key := sqlguard.PolicyInfo{Parents: hops, GroupColumn: groupCol}.GroupPath() + " subject=" + subject
 	var t *chainTerm
 	for _, c := range s.chains {
 		if c.key == key {
@@ -414,7 +223,7 @@ func (s *predSet) addOwner(col string) {
 }
 
 // addRow adds the guard of an existing row of p for role.
-func (s *predSet) addRow(roles *capability.Roles, p PolicyInfo, role string) {
+func (s *predSet) addRow(roles *capability.Roles, p sqlguard.PolicyInfo, role string) {
 	if p.Unguarded != "" {
 		s.any = true
 		return
@@ -455,7 +264,7 @@ func (w *wall) subjectPred(ref, col string) string {
 }
 
 // rowPred is the guard of an existing row ref of p's table for role.
-func (w *wall) rowPred(p PolicyInfo, ref, role string) string {
+func (w *wall) rowPred(p sqlguard.PolicyInfo, ref, role string) string {
 	if p.Unguarded != "" {
 		return "TRUE"
 	}
@@ -468,15 +277,15 @@ func (w *wall) rowPred(p PolicyInfo, ref, role string) string {
 
 // movedColumn is the column whose change moves a row of p to another
 // group: the group column, or the first parent's reference.
-func movedColumn(p PolicyInfo) string {
+func movedColumn(p sqlguard.PolicyInfo) string {
 	if len(p.Parents) > 0 {
 		return p.Parents[0].Column
 	}
 	return p.GroupColumn
 }
 
-func (w *wall) add(p PolicyInfo) error {
-	roles := w.r.roles
+func (w *wall) add(p sqlguard.PolicyInfo) error {
+	roles := w.r.Roles()
 	t := w.table(p.Table)
 	pgRole := w.o.AppRole()
 	if p.Unguarded == "" {
@@ -506,8 +315,8 @@ func (w *wall) add(p PolicyInfo) error {
 		}
 	}
 	switch p.Kind {
-	case KindInsert, KindInsertChild, KindUpsert:
-		for _, c := range writtenColumns(p) {
+	case sqlguard.KindInsert, sqlguard.KindInsertChild, sqlguard.KindUpsert:
+		for _, c := range p.WrittenColumns() {
 			g.ins[c] = true
 		}
 		switch {
@@ -520,14 +329,14 @@ func (w *wall) add(p PolicyInfo) error {
 		default:
 			t.ins.addGroupSubject(roles, p.Parents, p.GroupColumn, p.Role, p.AdminOverride, p.SubjectColumn)
 		}
-	case KindDelete:
+	case sqlguard.KindDelete:
 		g.del = true
 		t.del.addRow(roles, p, p.Role)
 	}
-	if p.Kind == KindUpdate || p.Kind == KindUpsert {
+	if p.Kind == sqlguard.KindUpdate || p.Kind == sqlguard.KindUpsert {
 		for _, k := range p.Key {
 			if slices.Contains(p.Set, k) {
-				return fmt.Errorf("sqlguard: wall: %s sets its key column %s: the wall cannot pair its old and new rows", p.Name, k)
+				return fmt.Errorf("wall: %s sets its key column %s: the wall cannot pair its old and new rows", p.Name, k)
 			}
 		}
 		for _, c := range p.Set {
@@ -549,7 +358,7 @@ func (w *wall) add(p PolicyInfo) error {
 // row, fn: a policy whose expression reads its own table would recurse
 // into its own policies (PostgreSQL refuses: infinite recursion detected
 // in policy). STABLE, it sees the statement's snapshot: the old row.
-func (w *wall) updateCheck(t *tableWall, p PolicyInfo, fn string) {
+func (w *wall) updateCheck(t *tableWall, p sqlguard.PolicyInfo, fn string) {
 	ref := q(t.name)
 	old := q(w.o.prefix() + "old")
 	var b strings.Builder
@@ -573,7 +382,7 @@ func (w *wall) updateCheck(t *tableWall, p PolicyInfo, fn string) {
 	}
 	b.WriteString(")")
 	roles := []string{q(w.o.AppRole())}
-	for _, r := range w.r.roles.Names() {
+	for _, r := range w.r.Roles().Names() {
 		roles = append(roles, q(w.o.RoleFor(r)))
 	}
 	t.funcs = append(t.funcs,
@@ -617,7 +426,7 @@ func (w *wall) script() string {
 	line("-- from the sqlguard registry. Run as the tables' owner. Settings read:")
 	line("-- ", o.AdminSetting(), ", ", o.SubjectSetting(), ", ", o.ns(), ".groups_<role>.")
 	line()
-	roles := w.r.roles.Names()
+	roles := w.r.Roles().Names()
 	pgRoles := []string{o.AppRole()}
 	for _, r := range roles {
 		pgRoles = append(pgRoles, o.RoleFor(r))
@@ -628,7 +437,7 @@ func (w *wall) script() string {
 	}
 	for _, r := range roles {
 		for _, s := range roles {
-			if s != r && w.r.roles.Includes(r, s) {
+			if s != r && w.r.Roles().Includes(r, s) {
 				line("GRANT ", q(o.RoleFor(s)), " TO ", q(o.RoleFor(r)), ";")
 			}
 		}

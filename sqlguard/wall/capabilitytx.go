@@ -1,4 +1,4 @@
-package sqlguard
+package wall
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 // TxBeginner begins a transaction: *pgxpool.Pool, *pgx.Conn and pgx.Tx (a
@@ -18,7 +19,7 @@ type TxBeginner interface {
 }
 
 // WithCapability runs fn in a transaction bound to capability c for the
-// second wall (see SecondWall): it begins a transaction on db, switches to
+// second wall (see Script): it begins a transaction on db, switches to
 // the wall's role opts.AppRole() and sets every setting the wall reads as
 // transaction-local settings, all in one statement of bound parameters:
 //
@@ -42,7 +43,7 @@ type TxBeginner interface {
 // capability sees nothing, like it would on its own.
 //
 // The connection's role must be allowed to switch to opts.AppRole()
-// (WallOptions.Grantees). Statements run by fn, guarded or not, are
+// (Options.Grantees). Statements run by fn, guarded or not, are
 // confined by the wall; the guards still decide first. The wall protects
 // against a statement that forgot its guard, not against code that changes
 // the settings or resets the role itself: the connection's login role can
@@ -51,7 +52,7 @@ type TxBeginner interface {
 // When db is a pgx.Tx, fn runs in a savepoint; the role and the settings
 // then last until the outer transaction ends (or the savepoint is rolled
 // back, when fn fails).
-func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability, opts WallOptions, fn func(pgx.Tx) error) error {
+func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability, opts Options, fn func(pgx.Tx) error) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -71,12 +72,12 @@ func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability
 	}
 	args = append(args, "role", opts.AppRole(), opts.AdminSetting(), strconv.FormatBool(c.Admin()), opts.SubjectSetting(), subject)
 	for i, r := range roles {
-		args = append(args, names[i], groupsArg(c, r))
+		args = append(args, names[i], sqlguard.GroupsText(c, r))
 	}
 	args = append(args, opts.ns()+".settings", names)
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlguard: with capability: begin: %w", err)
+		return fmt.Errorf("wall: with capability: begin: %w", err)
 	}
 	committed := false
 	defer func() {
@@ -87,13 +88,13 @@ func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability
 		}
 	}()
 	if _, err := tx.Exec(ctx, sql, args...); err != nil {
-		return fmt.Errorf("sqlguard: with capability: set role %s and settings: %w", opts.AppRole(), err)
+		return fmt.Errorf("wall: with capability: set role %s and settings: %w", opts.AppRole(), err)
 	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("sqlguard: with capability: commit: %w", err)
+		return fmt.Errorf("wall: with capability: commit: %w", err)
 	}
 	committed = true
 	return nil

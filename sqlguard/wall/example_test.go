@@ -1,0 +1,64 @@
+package wall_test
+
+import (
+	"fmt"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
+)
+
+// The second wall of a registry: roles, GRANTs and row-level security
+// generated from the same declarations, to run once as the tables' owner.
+// At run time, wall.WithCapability binds a capability to a transaction
+// (SET LOCAL ROLE keyhole_app and the settings the policies read).
+func ExampleScript() {
+	roles, _ := capability.Chain("member", "moderator")
+	reg := sqlguard.MustNewRegistry(roles, capability.KindInt64)
+	reg.MustInsert(sqlguard.Policy{Name: "threads.create", Table: "threads",
+		Columns: []string{"title", "group_id"}, GroupColumn: "group_id", Role: "member"})
+	reg.MustDelete(sqlguard.Policy{Name: "threads.delete", Table: "threads", Key: []string{"id"},
+		GroupColumn: "group_id", Role: "moderator", AdminOverride: true})
+	script, err := wall.Script(reg, wall.Options{Grantees: []string{"forum"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Print(script)
+	// Output:
+	// -- keyhole second wall: roles, GRANTs and row-level security generated
+	// -- from the sqlguard registry. Run as the tables' owner. Settings read:
+	// -- keyhole.admin, keyhole.subject, keyhole.groups_<role>.
+	//
+	// -- Roles.
+	// DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keyhole_app') THEN CREATE ROLE "keyhole_app" NOLOGIN; END IF; END $$;
+	// DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keyhole_role_member') THEN CREATE ROLE "keyhole_role_member" NOLOGIN; END IF; END $$;
+	// DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'keyhole_role_moderator') THEN CREATE ROLE "keyhole_role_moderator" NOLOGIN; END IF; END $$;
+	// GRANT "keyhole_role_member" TO "keyhole_app";
+	// GRANT "keyhole_role_member" TO "keyhole_role_moderator";
+	// GRANT "keyhole_role_moderator" TO "keyhole_app";
+	// GRANT "keyhole_app" TO "forum";
+	//
+	// -- Privileges: exactly what each role's policies use.
+	// REVOKE ALL ON TABLE "threads" FROM "keyhole_app", "keyhole_role_member", "keyhole_role_moderator";
+	// GRANT SELECT ON TABLE "threads" TO "keyhole_role_member";
+	// GRANT INSERT ("group_id", "title") ON TABLE "threads" TO "keyhole_role_member";
+	// DO $$ DECLARE s regclass; BEGIN FOR s IN SELECT d.objid::regclass FROM pg_depend d JOIN pg_class c ON c.oid = d.objid WHERE d.classid = 'pg_class'::regclass AND d.refobjid = '"threads"'::regclass AND d.deptype IN ('a', 'i') AND c.relkind = 'S' LOOP EXECUTE format('GRANT USAGE ON SEQUENCE %s TO %I', s, 'keyhole_role_member'); END LOOP; END $$;
+	// GRANT SELECT ON TABLE "threads" TO "keyhole_role_moderator";
+	// GRANT DELETE ON TABLE "threads" TO "keyhole_role_moderator";
+	//
+	// -- Row-level security: the OR of the guards per table and command.
+	//
+	// ALTER TABLE "threads" ENABLE ROW LEVEL SECURITY;
+	// ALTER TABLE "threads" NO FORCE ROW LEVEL SECURITY;
+	// DROP POLICY IF EXISTS "keyhole_select" ON "threads";
+	// DROP POLICY IF EXISTS "keyhole_insert" ON "threads";
+	// DROP POLICY IF EXISTS "keyhole_update" ON "threads";
+	// DROP POLICY IF EXISTS "keyhole_delete" ON "threads";
+	// CREATE POLICY "keyhole_select" ON "threads" FOR SELECT USING (
+	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])::int8[]) OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	// CREATE POLICY "keyhole_insert" ON "threads" FOR INSERT WITH CHECK (
+	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])::int8[])));
+	// CREATE POLICY "keyhole_delete" ON "threads" FOR DELETE USING (
+	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), '{}')::int8[])::int8[]) OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+}
