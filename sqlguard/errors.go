@@ -22,11 +22,6 @@ var (
 	// a group id that does not parse or a wrong number of values: the
 	// caller's mistake. Nothing was sent to the database.
 	ErrInvalidInput = errors.New("sqlguard: invalid input")
-	// ErrMisconfigured reports a server misconfiguration, e.g. the
-	// capability's role hierarchy differs from the registry's: not the
-	// caller's mistake (Classify answers it with 500, not 400). Nothing was
-	// sent to the database.
-	ErrMisconfigured = errors.New("sqlguard: misconfigured")
 	// ErrNotApproved reports a policy that the approved lock does not cover.
 	// Nothing was sent to the database.
 	ErrNotApproved = errors.New("sqlguard: policy not approved")
