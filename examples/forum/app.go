@@ -46,6 +46,11 @@ type config struct {
 	// Logger receives refused requests and internal errors (default
 	// slog.Default).
 	Logger *slog.Logger
+	// Listen is the listen address (-addr), whose host the forum answers
+	// besides the loopback names; AllowedHosts are more names it answers
+	// (-allowed-host, NAME or NAME:PORT). See hostGuard.
+	Listen       string
+	AllowedHosts []string
 }
 
 // app is the forum: the development login (the auth side) and the forum
@@ -60,6 +65,7 @@ type app struct {
 	// form posts) and, shared with both Auths, those authenticated by the
 	// session cookie. One instance, so that trusted origins are set once.
 	cop     *http.CrossOriginProtection
+	hosts   *hostGuard       // refuses a Host the forum does not answer (DNS rebinding)
 	apiAuth *middleware.Auth // API: problem answers
 	webAuth *middleware.Auth // web page: a bad session goes back to the login
 	tmpl    *template.Template
@@ -121,7 +127,14 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.hosts, err = newHostGuard(cfg.Listen, cfg.AllowedHosts); err != nil {
+		return nil, err
+	}
+	a.hosts.deny = a.refuse
 	a.cop = http.NewCrossOriginProtection()
+	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.refuse(w, r, http.StatusForbidden, middleware.ErrCrossOrigin)
+	}))
 	a.apiAuth, err = middleware.New(a.verifier, middleware.Options{
 		Realm: "forum", Cookie: cookieName, Logger: a.log, CrossOriginProtection: a.cop,
 	})
@@ -141,9 +154,11 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	return a, nil
 }
 
-// handler returns the forum's routes, behind panic recovery and, for every
+// handler returns the forum's routes, behind panic recovery, the Host
+// check (hostGuard: every route, against DNS rebinding) and, for every
 // state-changing request, cross-origin protection (the web page
-// authenticates with a cookie).
+// authenticates with a cookie). A path or method no route has answers the
+// site's own 404 or 405 (siteErrors).
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 
@@ -179,7 +194,7 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
-	return middleware.RecoverWith(a.log, nil)(a.cop.Handler(mux))
+	return middleware.RecoverWith(a.log, nil)(a.hosts.Handler(a.cop.Handler(a.siteErrors(mux))))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not
