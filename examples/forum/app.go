@@ -179,6 +179,7 @@ func (a *app) handler() http.Handler {
 	api("POST /api/threads/{id}/move", apiJSON(a, a.apiMoveThread))
 	api("GET /api/threads/{id}/posts", a.apiID(a.apiPosts))
 	api("POST /api/threads/{id}/posts", apiJSON(a, a.apiCreatePost))
+	api("GET /api/posts/{id}", a.apiID(a.apiPost))
 	api("PATCH /api/posts/{id}", apiJSON(a, a.apiEditPost))
 	api("DELETE /api/posts/{id}", a.apiID(a.apiDeletePost))
 

@@ -124,6 +124,12 @@ func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID 
 	})
 }
 
+func (a *app) getPost(ctx context.Context, c *capability.Capability, id int64) (post, error) {
+	var p post
+	err := a.pol.postGet.QueryRow(ctx, a.db, c, id).Scan(&p.ID, &p.ThreadID, &p.Author, &p.Content, &p.CreatedAt, &p.EditedAt)
+	return p, err
+}
+
 func (a *app) createPostGuarded(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error) {
 	p := post{ThreadID: threadID, Author: c.Subject(), Content: content}
 	err := a.pol.postCreate.QueryRow(ctx, a.db, c, threadID, content).Scan(&p.ID, &p.CreatedAt)
