@@ -9,7 +9,8 @@ import (
 )
 
 // hostRequest sends method path to the forum with Host host and the
-// header pairs hdr, and returns the answer with its body read.
+// header pairs hdr, and returns the answer with its body read. It does
+// not follow redirects.
 func (f *forum) hostRequest(method, path, host, body string, hdr ...string) (*http.Response, string) {
 	f.t.Helper()
 	var rd io.Reader
@@ -24,7 +25,9 @@ func (f *forum) hostRequest(method, path, host, body string, hdr ...string) (*ht
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := f.srv.Client().Do(req)
+	c := *f.srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -66,8 +66,8 @@ func TestSiteErrors(t *testing.T) {
 	}
 	// The mux's redirects still work: a cleaned path.
 	resp, _ := f.hostRequest("GET", "/groups/../", host, "", "Cookie", cookieName+"="+carol)
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /groups/../: got %d, want 200 after the redirect", resp.StatusCode)
+	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "/" {
+		t.Errorf("GET /groups/../: got %d %q, want a redirect to /", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 

@@ -140,8 +140,20 @@ func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, 
 	if err := checkText("content", content, maxContent); err != nil {
 		return err
 	}
-	return a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+	err := a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+	var de *sqlguard.DeniedError
+	if errors.As(err, &de) {
+		// The caller may read the post, and so is a member of its group
+		// (or the admin): what failed is posts.edit's one condition, the
+		// author. Not even the admin edits another's words.
+		return &sqlguard.DeniedError{Policy: de.Policy, Need: needAuthor}
+	}
+	return err
 }
+
+// needAuthor is what a refused edit needed.
+const needAuthor = "to be the post's author: only the author may edit"
+
 
 func (a *app) deletePost(ctx context.Context, c *capability.Capability, id int64) error {
 	return a.pol.postDelete.Exec(ctx, a.db, c, id)

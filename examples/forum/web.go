@@ -46,6 +46,7 @@ type view struct {
 	Status  int
 	Message string
 	Detail  string
+	Next    string // where the login returns to (a localPath), "" for /
 }
 
 type groupView struct {
@@ -93,7 +94,7 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
-		v.Detail = "PostgreSQL refused the statement: it needs " + de.Need + " (policy " + de.Policy + ")."
+		v.Detail = "PostgreSQL refused the statement: needs " + a.needText(r, de.Need) + " (policy " + de.Policy + ")."
 	case errors.Is(err, sqlguard.ErrNotApproved):
 		v.Detail = "The statement's policy is not approved by the forum's keyhole.lock: it was not run."
 	}
@@ -199,6 +200,9 @@ func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
 	c, ok := capability.FromContext(r.Context())
 	v := a.newView(c, "log in")
 	v.Demo = demoUsers
+	if next := r.URL.Query().Get("next"); localPath(next) {
+		v.Next = next
+	}
 	if ok {
 		v.Title = "your groups"
 		gs, err := a.groupViews(r, c)
