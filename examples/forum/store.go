@@ -154,7 +154,6 @@ func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, 
 // needAuthor is what a refused edit needed.
 const needAuthor = "to be the post's author: only the author may edit"
 
-
 func (a *app) deletePost(ctx context.Context, c *capability.Capability, id int64) error {
 	return a.pol.postDelete.Exec(ctx, a.db, c, id)
 }
