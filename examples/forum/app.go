@@ -185,6 +185,7 @@ func (a *app) handler() http.Handler {
 
 	// The web page.
 	mux.Handle("GET /{$}", a.webAuth.Optional(http.HandlerFunc(a.webHome)))
+	mux.HandleFunc("GET /favicon.ico", favicon)
 	web := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.webAuth.Handler(h)) }
 	web("GET /groups/{id}", a.webPage("group", a.webGroup))
 	web("GET /threads/{id}", a.webPage("thread", a.webThread))

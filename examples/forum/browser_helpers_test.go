@@ -72,6 +72,9 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1000, 800),
+		// The name of TestBrowser/DNSRebinding, re-resolved to the
+		// loopback (the attacker's DNS answer, second time round).
+		chromedp.Flag("host-resolver-rules", "MAP "+rebindHost+" 127.0.0.1"),
 		chromedp.UserDataDir(t.TempDir()),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)

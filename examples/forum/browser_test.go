@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -29,6 +32,7 @@ func TestBrowser(t *testing.T) {
 		{"Refused", browserRefused},
 		{"SessionExpired", browserSessionExpired},
 		{"UnknownPage", browserUnknownPage},
+		{"DNSRebinding", browserDNSRebinding},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
@@ -274,4 +278,82 @@ func browserCrossSiteForm(t *testing.T, browser context.Context) {
 			}
 		})
 	}
+}
+
+// rebindHost is the attacker's name of TestBrowser/DNSRebinding; the
+// browser resolves it to 127.0.0.1 (startBrowser).
+const rebindHost = "rebind.example"
+
+// rebindPage is the attacker's page, served the first time its name
+// resolved to the attacker's server: once the name points at 127.0.0.1,
+// its script is same-origin with whatever listens there on the same
+// port, and asks it for the admin's token.
+const rebindPage = `<!doctype html>
+<html><head><title>rebinding</title></head><body><pre id="out"></pre>
+<script>
+fetch("/login", {method: "POST", headers: {"Content-Type": "application/json"}, body: '{"user":"carol"}'})
+	.then(r => r.text().then(t => { out.textContent = r.status + " " + t; }))
+	.catch(e => { out.textContent = "failed: " + e; })
+	.finally(() => { const p = document.createElement("p"); p.id = "done"; document.body.append(p); });
+</script></body></html>`
+
+// browserDNSRebinding: a page of another name, whose DNS now answers
+// 127.0.0.1, posts to the forum's login from the forum's port: for the
+// browser and for http.CrossOriginProtection it is same-origin
+// (Sec-Fetch-Site: same-origin, Origin = Host). The forum answers 421,
+// without a token, and nothing changes. The first load of the page comes
+// from the attacker's server (another httptest server, on the loopback
+// too, so that Chromium's own Private Network Access checks, which other
+// browsers do not all have, do not stop the script before the forum's
+// wall is reached); the rest goes to the forum.
+func browserDNSRebinding(t *testing.T, tb *tab) {
+	port := tb.f.port()
+	origin := "http://" + rebindHost + ":" + port
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, rebindPage)
+	}))
+	t.Cleanup(attacker.Close)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	paused := chromedp.Events(ctx, fetch.RequestPaused)
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{
+		Patterns: []*fetch.RequestPattern{{URLPattern: origin + "/attack"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev, err := range paused {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{
+				RequestID: ev.RequestID, URL: attacker.URL + "/attack",
+			})
+		}
+	}()
+	before := tb.f.fingerprint()
+	tb.expectRefused(origin+"/login", http.StatusMisdirectedRequest)
+	tb.expectRefused(origin+"/favicon.ico", http.StatusMisdirectedRequest) // the browser's own request
+	tb.step("open the attacker's page", chromedp.Navigate(origin+"/attack"))
+	tb.do("wait for its script", chromedp.WaitVisible(chromedp.CSS("#done"), chromedp.NodeReady))
+	tb.shoot("the script's answer")
+	out, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("#out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "421 ") || strings.Contains(out, `"token"`) || !strings.Contains(out, "Wrong address.") {
+		t.Errorf("the rebound page's login: got %.300q, want 421 and the forum's page, no token", out)
+	}
+	if tb.f.fingerprint() != before {
+		t.Error("the rebound page changed the database")
+	}
+
+	// The forum itself, by that name: the same refusal, as a page.
+	if st := tb.stepWith("open the forum as "+rebindHost, func(ctx context.Context) (*network.Response, error) {
+		return chromedp.Run(ctx, chromedp.NavigateResponse(origin+"/"))
+	}); st != http.StatusMisdirectedRequest {
+		t.Errorf("the forum as %s: status %d, want 421", rebindHost, st)
+	}
+	tb.see("Wrong address.")
 }

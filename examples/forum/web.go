@@ -344,3 +344,10 @@ func (a *app) webDeletePost(r *http.Request, id int64) (string, error) {
 	}
 	return pathTo("/threads/", back), a.deletePost(r.Context(), capOf(r), id)
 }
+
+// favicon answers the browsers' request for /favicon.ico: none, and no
+// error in their console.
+func favicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.WriteHeader(http.StatusNoContent)
+}
