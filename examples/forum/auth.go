@@ -127,5 +127,9 @@ func (a *app) webAuthError(w http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(w, r, loginPage(nextOf(r)), http.StatusSeeOther)
 		return
 	}
+	if errors.Is(err, middleware.ErrCrossOrigin) {
+		a.refuse(w, r, http.StatusForbidden, err)
+		return
+	}
 	a.webError(w, r, err)
 }

@@ -225,6 +225,23 @@ func browserSessionExpired(t *testing.T, tb *tab) {
 		t.Errorf("after the login: on %s, want /threads/1", got)
 	}
 	tb.see("Welcome to the forum", "alice")
+
+	// The session ends while she writes a reply: the reply is not
+	// posted, and the login brings her back to the thread.
+	before := tb.f.fingerprint()
+	tb.setCookie(mintWith(t, tb.f.key, time.Now().Add(-3*time.Hour)))
+	tb.fill(`form[action="/threads/1/posts"] textarea`, "written too late")
+	tb.click("post with an expired session", `form[action="/threads/1/posts"] button`)
+	if got, want := tb.path(), "/?next=%2Fthreads%2F1"; got != want {
+		t.Errorf("expired session, form post: on %s, want %s", got, want)
+	}
+	if tb.f.fingerprint() != before {
+		t.Error("a form post with an expired session changed the database")
+	}
+	tb.click("log in again as alice", `form[action="/login"]:has(input[name=user][value="alice"]) button`)
+	if got := tb.path(); got != "/threads/1" {
+		t.Errorf("after the login: on %s, want /threads/1", got)
+	}
 }
 
 // browserUnknownPage: a path no route has is the site's own page.

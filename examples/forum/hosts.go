@@ -36,7 +36,7 @@ var errMisdirected = errors.New("forum: misdirected request: host not allowed")
 // names, at the port the request arrived on:
 //
 //   - the loopback names localhost, 127.0.0.1 and [::1];
-//   - the host of the listen address (-addr), as given and as resolved;
+//   - the host of the listen address (-addr), as given;
 //   - the IP address the connection arrived at, written as an IP literal
 //     (a literal cannot be rebound: an attacker's page cannot have it as
 //     its origin);

@@ -33,17 +33,22 @@ func localPath(s string) bool {
 }
 
 // nextOf is where a page request whose session is missing or expired
-// should return after the login: its own path for a GET, none for
-// anything else (a form post is not repeated; its page is the Referer's,
-// which the forum does not trust).
+// should return after the login: its own path for a GET; for a form post,
+// which is not repeated, the page that sent it (its Referer, when that is
+// a page of this host). "" for the home page or when there is none.
 func nextOf(r *http.Request) string {
-	if r.Method != http.MethodGet || r.URL.Path == "/" {
+	s := r.URL.RequestURI()
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		ref, err := url.Parse(r.Referer())
+		if err != nil || ref.Host != r.Host || (ref.Scheme != "http" && ref.Scheme != "https") {
+			return ""
+		}
+		s = ref.RequestURI()
+	}
+	if s == "/" || !localPath(s) {
 		return ""
 	}
-	if s := r.URL.RequestURI(); localPath(s) {
-		return s
-	}
-	return ""
+	return s
 }
 
 // loginPage is the login page's URL that returns to next after the

@@ -55,11 +55,25 @@ func TestLoginReturns(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `<input type="hidden" name="next" value="/threads/1?before=5">`) {
 		t.Errorf("login page with next: %d\n%s", resp.StatusCode, page)
 	}
-	// An expired form post is not repeated: back to the login page.
-	resp, _ = f.hostRequest("POST", "/threads/1/posts", host, "content=x", "Cookie", expired,
-		"Content-Type", "application/x-www-form-urlencoded", "Sec-Fetch-Site", "same-origin")
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Errorf("expired form post: %d Location %q, want 303 /", resp.StatusCode, resp.Header.Get("Location"))
+	// An expired form post is not repeated: back to the login page, which
+	// returns to the page of the form when it is one of the forum's.
+	before := f.fingerprint()
+	for _, c := range []struct{ referer, want string }{
+		{f.srv.URL + "/threads/1", "/?next=" + url.QueryEscape("/threads/1")},
+		{"", "/"},
+		{f.srv.URL + "/", "/"},
+		{"http://evil.example/threads/1", "/"},
+		{"http://" + host + "//evil.example/", "/"},
+		{"javascript:alert(1)", "/"},
+	} {
+		resp, _ = f.hostRequest("POST", "/threads/1/posts", host, "content=x", "Cookie", expired,
+			"Content-Type", "application/x-www-form-urlencoded", "Sec-Fetch-Site", "same-origin", "Referer", c.referer)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != c.want {
+			t.Errorf("expired form post from %q: %d Location %q, want 303 %q", c.referer, resp.StatusCode, resp.Header.Get("Location"), c.want)
+		}
+	}
+	if f.fingerprint() != before {
+		t.Error("an expired form post changed the database")
 	}
 	// A next that is not a path of this site is not offered.
 	if _, page := f.hostRequest("GET", "/?next="+url.QueryEscape("//evil.example"), host, ""); strings.Contains(page, "evil.example") {
