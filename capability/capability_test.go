@@ -128,4 +128,3 @@ func TestAccessorsReturnCopies(t *testing.T) {
 		t.Error("FromContext did not return the stored capability")
 	}
 }
-

@@ -105,10 +105,16 @@ func TestEncodeClaimsRejects(t *testing.T) {
 		{"subject with invalid UTF-8", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Subject = "a\xffb" }},
 		{"subject with NUL", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Subject = "a\x00b" }},
 		{"audience with NUL", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Audience = []string{"a\x00"} }},
-		{"group of another kind", capability.KindInt64, ProfileDefault, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.TextGroup("x"), Role: "member"}} }},
+		{"group of another kind", capability.KindInt64, ProfileDefault, func(p *capability.Params) {
+			p.Grants = []capability.Grant{{Group: capability.TextGroup("x"), Role: "member"}}
+		}},
 		{"zero group", capability.KindInt64, ProfileCompact, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.Group{}, Role: "member"}} }},
-		{"invalid role name", capability.KindInt64, ProfileCompact, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.Int64Group(1), Role: `me"mber`}} }},
-		{"invalid text id", capability.KindText, ProfileDefault, func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.TextGroup(""), Role: "member"}} }},
+		{"invalid role name", capability.KindInt64, ProfileCompact, func(p *capability.Params) {
+			p.Grants = []capability.Grant{{Group: capability.Int64Group(1), Role: `me"mber`}}
+		}},
+		{"invalid text id", capability.KindText, ProfileDefault, func(p *capability.Params) {
+			p.Grants = []capability.Grant{{Group: capability.TextGroup(""), Role: "member"}}
+		}},
 		{"unknown kind", capability.GroupKind(9), ProfileDefault, func(p *capability.Params) {}},
 		{"unknown profile", capability.KindInt64, Profile(7), func(p *capability.Params) {}},
 	}

@@ -78,9 +78,19 @@ func (a *app) reply(w http.ResponseWriter, r *http.Request, status int, body any
 	case body == nil:
 		w.WriteHeader(status)
 	default:
+		if l, ok := body.(located); ok && status == http.StatusCreated {
+			w.Header().Set("Location", l.location())
+		}
 		writeJSON(w, status, body)
 	}
 }
+
+// located is a row that has a URL of its own in the API: a 201 Created
+// answer names it in Location (RFC 9110 15.3.2).
+type located interface{ location() string }
+
+func (t thread) location() string { return "/api/threads/" + strconv.FormatInt(t.ID, 10) }
+func (p post) location() string   { return "/api/posts/" + strconv.FormatInt(p.ID, 10) }
 
 // api adapts a handler of a route without an {id}.
 func (a *app) api(h func(r *http.Request) (int, any, error)) http.HandlerFunc {
@@ -275,6 +285,10 @@ func (a *app) apiCreatePost(r *http.Request, id int64, in contentIn) (int, any, 
 		return 0, nil, err
 	}
 	return created(a.createPost(r.Context(), capOf(r), id, in.Content))
+}
+
+func (a *app) apiPost(r *http.Request, id int64) (int, any, error) {
+	return ok(a.getPost(r.Context(), capOf(r), id))
 }
 
 func (a *app) apiEditPost(r *http.Request, id int64, in contentIn) (int, any, error) {

@@ -47,6 +47,11 @@ type config struct {
 	// Logger receives refused requests and internal errors (default
 	// slog.Default).
 	Logger *slog.Logger
+	// Listen is the listen address (-addr), whose host the forum answers
+	// besides the loopback names; AllowedHosts are more names it answers
+	// (-allowed-host, NAME or NAME:PORT). See hostGuard.
+	Listen       string
+	AllowedHosts []string
 }
 
 // app is the forum: the development login (the auth side) and the forum
@@ -61,6 +66,7 @@ type app struct {
 	// form posts) and, shared with both Auths, those authenticated by the
 	// session cookie. One instance, so that trusted origins are set once.
 	cop     *http.CrossOriginProtection
+	hosts   *hostGuard       // refuses a Host the forum does not answer (DNS rebinding)
 	apiAuth *middleware.Auth // API: problem answers
 	webAuth *middleware.Auth // web page: a bad session goes back to the login
 	tmpl    *template.Template
@@ -122,7 +128,14 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.hosts, err = newHostGuard(cfg.Listen, cfg.AllowedHosts); err != nil {
+		return nil, err
+	}
+	a.hosts.deny = a.refuse
 	a.cop = http.NewCrossOriginProtection()
+	a.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.refuse(w, r, http.StatusForbidden, middleware.ErrCrossOrigin)
+	}))
 	a.apiAuth, err = middleware.New(a.verifier, middleware.Options{
 		Realm: "forum", Cookie: cookieName, Logger: a.log, CrossOriginProtection: a.cop,
 		ErrorWriter: errorWriter.WriteError,
@@ -162,9 +175,11 @@ func classifyForum(err error) (status int, detail string, ok bool) {
 	return 0, "", false
 }
 
-// handler returns the forum's routes, behind panic recovery and, for every
+// handler returns the forum's routes, behind panic recovery, the Host
+// check (hostGuard: every route, against DNS rebinding) and, for every
 // state-changing request, cross-origin protection (the web page
-// authenticates with a cookie).
+// authenticates with a cookie). A path or method no route has answers the
+// site's own 404 or 405 (siteErrors).
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 
@@ -185,11 +200,13 @@ func (a *app) handler() http.Handler {
 	api("POST /api/threads/{id}/move", apiJSON(a, a.apiMoveThread))
 	api("GET /api/threads/{id}/posts", a.apiID(a.apiPosts))
 	api("POST /api/threads/{id}/posts", apiJSON(a, a.apiCreatePost))
+	api("GET /api/posts/{id}", a.apiID(a.apiPost))
 	api("PATCH /api/posts/{id}", apiJSON(a, a.apiEditPost))
 	api("DELETE /api/posts/{id}", a.apiID(a.apiDeletePost))
 
 	// The web page.
 	mux.Handle("GET /{$}", a.webAuth.Optional(http.HandlerFunc(a.webHome)))
+	mux.HandleFunc("GET /favicon.ico", favicon)
 	web := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.webAuth.Handler(h)) }
 	web("GET /groups/{id}", a.webPage("group", a.webGroup))
 	web("GET /threads/{id}", a.webPage("thread", a.webThread))
@@ -200,7 +217,7 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
-	return middleware.RecoverWith(a.log, errorWriter.WriteError)(a.cop.Handler(mux))
+	return middleware.RecoverWith(a.log, errorWriter.WriteError)(a.hosts.Handler(a.cop.Handler(a.siteErrors(mux))))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not

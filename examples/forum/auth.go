@@ -78,7 +78,11 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	})
 	w.Header().Set("Cache-Control", "no-store")
 	if form {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		to := "/"
+		if next := r.PostForm.Get("next"); localPath(next) {
+			to = next
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: name, ExpiresAt: exp})
@@ -114,13 +118,18 @@ func clearSession(w http.ResponseWriter) {
 
 // webAuthError answers a web request that the middleware refused: a
 // session that is missing, expired or signed by the key of an earlier run
-// goes back to the login page, without its cookie.
+// goes back to the login page, without its cookie, which returns to the
+// page after the login (nextOf); any other refusal is the error page.
 func (a *app) webAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *middleware.AuthError
 	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusBadRequest) {
 		clearSession(w)
-		http.Redirect(w, r, "/", http.StatusSeeOther)
+		http.Redirect(w, r, loginPage(nextOf(r)), http.StatusSeeOther)
 		return
 	}
-	errorWriter.WriteError(w, r, err)
+	if errors.Is(err, middleware.ErrCrossOrigin) {
+		a.refuse(w, r, http.StatusForbidden, err)
+		return
+	}
+	a.webError(w, r, err)
 }

@@ -16,6 +16,11 @@
 //	-insecure-dev-login-on-network
 //	                  listen on -addr even when it is not a loopback address:
 //	                  anyone who can reach it can act as any demo user
+//	-allowed-host NAME[:PORT]
+//	                  also answer requests for Host NAME (at the listen port,
+//	                  or at PORT); repeatable. Without it the forum answers
+//	                  only localhost, 127.0.0.1, [::1] and the -addr host:
+//	                  any other Host gets 421 (DNS rebinding, see hosts.go)
 //	-data DIR         data directory of the embedded PostgreSQL, kept between runs
 //	                  (default: a temporary directory, removed at exit)
 //	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL)
@@ -60,6 +65,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	dbURL := fs.String("database", "", "libpq `URL` of an existing PostgreSQL database to use instead of\nthe embedded one (default $DATABASE_URL)")
 	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and exit")
 	onNetwork := fs.Bool("insecure-dev-login-on-network", false, "listen on -addr even when it is not a loopback address: the login has\nno passwords, ANYONE WHO CAN REACH THE ADDRESS CAN ACT AS ANY DEMO USER")
+	var allowedHosts []string
+	fs.Func("allowed-host", "also answer requests for Host `NAME[:PORT]` (repeatable); by default only\nlocalhost, 127.0.0.1, [::1] and the -addr host, at the listen port", func(s string) error {
+		allowedHosts = append(allowedHosts, s)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -132,7 +142,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := seed(ctx, pool); err != nil {
 		return err
 	}
-	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+		Listen: *addr, AllowedHosts: allowedHosts})
 	if err != nil {
 		return err
 	}

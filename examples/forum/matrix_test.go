@@ -9,8 +9,8 @@ import (
 )
 
 // The demo users (seed.go): alice member of group 1, bob moderator of 1 and
-// member of 2, dave member of 2, carol the admin flag. Group 3 has no
-// member.
+// member of 2, dave member of 2, erin moderator of 1 and 2, carol the admin
+// flag. Group 3 has no member.
 
 // TestPolicyMatrix is the four policies of the design notes, through HTTP:
 // each demo user × each action × each group (their own, another, one
@@ -48,6 +48,12 @@ func TestPolicyMatrix(t *testing.T) {
 			"post":          {unknown, ok, unknown},
 			"delete-thread": {unknown, denied, unknown},
 			"delete-post":   {unknown, denied, unknown},
+		}},
+		{"erin", want{
+			"create-thread": {ok, ok, denied},
+			"post":          {ok, ok, unknown},
+			"delete-thread": {gone, gone, unknown},
+			"delete-post":   {gone, gone, unknown},
 		}},
 		{"carol", want{
 			"create-thread": {ok, ok, ok},
@@ -136,8 +142,6 @@ func check(t *testing.T, f *forum, user, action string, g int64, want int) {
 func TestMoveAndEdit(t *testing.T) {
 	f := newForum(t)
 	// erin moderates groups 1 and 2 (bob moderates 1, is a member of 2).
-	f.exec("insert into users (name, display) values ('erin', 'Erin')")
-	f.exec("insert into memberships values ('erin', 1, 'moderator'), ('erin', 2, 'moderator')")
 	th := f.newThread(1, "movable")
 	p := f.newPost(th, "alice", "mine")
 
@@ -207,6 +211,10 @@ func TestMoveAndEdit(t *testing.T) {
 		if got := edit(c.user, c.post, "changed"); got != c.want {
 			t.Errorf("edit of post %d by %s: got %d, want %d", c.post, c.user, got, c.want)
 		}
+	}
+	if got, body := f.as("carol", "PATCH", fmt.Sprintf("/api/posts/%d", p), `{"content":"x"}`); got != http.StatusForbidden ||
+		!strings.Contains(string(body), `"detail":"needs to be the post's author: only the author may edit"`) {
+		t.Errorf("edit by the admin: got %d %s, want 403 naming the author", got, body)
 	}
 	if f.fingerprint() != before {
 		t.Errorf("refused edits changed the database")

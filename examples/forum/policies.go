@@ -39,6 +39,7 @@ type policies struct {
 	threadMove   *sqlguard.Write // a moderator of both groups moves a thread
 
 	postsList  *sqlguard.List
+	postGet    *sqlguard.Get
 	postCreate *sqlguard.Write // design notes 2: a member posts in a thread of their group
 	postEdit   *sqlguard.Write // the author edits their own post (in a group they belong to)
 	postDelete *sqlguard.Write // design notes 3: a moderator deletes posts of their group
@@ -101,6 +102,11 @@ func newPolicies() (*sqlguard.Registry, *policies) {
 			Query: sq.Select("p.id", "p.thread_id", "p.author", "p.content", "p.created_at", "p.edited_at").
 				Where("p.thread_id = ? AND p.id < ?", sqlguard.Arg, sqlguard.Arg).
 				OrderBy("p.id DESC").Suffix("LIMIT ?", sqlguard.Arg),
+		}),
+		postGet: reg.MustGet(sqlguard.Policy{
+			Name: "posts.get", Table: "posts", Alias: "p", Parents: threadParent, Key: []string{"id"},
+			Role: roleMember, GroupColumn: "group_id", AdminOverride: true,
+			Query: sq.Select("p.id", "p.thread_id", "p.author", "p.content", "p.created_at", "p.edited_at"),
 		}),
 		postCreate: reg.MustInsert(sqlguard.Policy{
 			Name: "posts.create", Table: "posts", Parents: threadParent,

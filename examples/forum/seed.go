@@ -38,6 +38,8 @@ var demoUsers = []demoUser{
 	{Name: "bob", Display: "Bob", Roles: map[int64]string{1: roleModerator, 2: roleMember}},
 	{Name: "carol", Display: "Carol", Admin: true},
 	{Name: "dave", Display: "Dave", Roles: map[int64]string{2: roleMember}},
+	// erin moderates two groups: she may move threads between them.
+	{Name: "erin", Display: "Erin", Roles: map[int64]string{1: roleModerator, 2: roleModerator}},
 }
 
 // Describe says what a demo user may do, for the start-up banner and the

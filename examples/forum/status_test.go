@@ -87,7 +87,7 @@ func TestWebErrorPage(t *testing.T) {
 		want int
 		says string
 	}{
-		{"denied", &sqlguard.DeniedError{Policy: "posts.delete", Need: "role moderator in group 2"}, http.StatusForbidden, "it needs role moderator in group 2 (policy posts.delete)"},
+		{"denied", &sqlguard.DeniedError{Policy: "posts.delete", Need: "role moderator in the row's group"}, http.StatusForbidden, "needs moderator in the row's group (policy posts.delete)"},
 		{"not approved", &approval.Error{Policy: "posts.create"}, http.StatusForbidden, "not approved"},
 		{"insufficient privilege", fmt.Errorf("sqlguard: posts.create: %w", &pgconn.PgError{Code: "42501"}), http.StatusForbidden, "PostgreSQL refused the statement."},
 		{"not found", fmt.Errorf("x: %w", sqlguard.ErrNotFound), http.StatusNotFound, "Not found."},

@@ -124,6 +124,12 @@ func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID 
 	})
 }
 
+func (a *app) getPost(ctx context.Context, c *capability.Capability, id int64) (post, error) {
+	var p post
+	err := a.pol.postGet.QueryRow(ctx, a.db, c, id).Scan(&p.ID, &p.ThreadID, &p.Author, &p.Content, &p.CreatedAt, &p.EditedAt)
+	return p, err
+}
+
 func (a *app) createPostGuarded(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error) {
 	p := post{ThreadID: threadID, Author: c.Subject(), Content: content}
 	err := a.pol.postCreate.QueryRow(ctx, a.db, c, threadID, content).Scan(&p.ID, &p.CreatedAt)
@@ -134,8 +140,19 @@ func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, 
 	if err := checkText("content", content, maxContent); err != nil {
 		return err
 	}
-	return a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+	err := a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+	var de *sqlguard.DeniedError
+	if errors.As(err, &de) {
+		// The caller may read the post, and so is a member of its group
+		// (or the admin): what failed is posts.edit's one condition, the
+		// author. Not even the admin edits another's words.
+		return &sqlguard.DeniedError{Policy: de.Policy, Need: needAuthor}
+	}
+	return err
 }
+
+// needAuthor is what a refused edit needed.
+const needAuthor = "to be the post's author: only the author may edit"
 
 func (a *app) deletePost(ctx context.Context, c *capability.Capability, id int64) error {
 	return a.pol.postDelete.Exec(ctx, a.db, c, id)

@@ -45,6 +45,7 @@ type view struct {
 	Status  int
 	Message string
 	Detail  string
+	Next    string // where the login returns to (a localPath), "" for /
 }
 
 type groupView struct {
@@ -92,7 +93,7 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
-		v.Detail = "PostgreSQL refused the statement: it needs " + de.Need + " (policy " + de.Policy + ")."
+		v.Detail = "PostgreSQL refused the statement: needs " + a.needText(r, de.Need) + " (policy " + de.Policy + ")."
 	case errors.Is(err, sqlguard.ErrNotApproved):
 		v.Detail = "The statement's policy is not approved by the forum's keyhole.lock: it was not run."
 	}
@@ -197,6 +198,9 @@ func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
 	c, ok := capability.FromContext(r.Context())
 	v := a.newView(c, "log in")
 	v.Demo = demoUsers
+	if next := r.URL.Query().Get("next"); localPath(next) {
+		v.Next = next
+	}
 	if ok {
 		v.Title = "your groups"
 		gs, err := a.groupViews(r, c)
@@ -337,4 +341,11 @@ func (a *app) webDeletePost(r *http.Request, id int64) (string, error) {
 		return "", err
 	}
 	return pathTo("/threads/", back), a.deletePost(r.Context(), capOf(r), id)
+}
+
+// favicon answers the browsers' request for /favicon.ico: none, and no
+// error in their console.
+func favicon(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "max-age=86400")
+	w.WriteHeader(http.StatusNoContent)
 }
