@@ -20,6 +20,7 @@ import "math/bits"
 // not allocate.
 type Error string
 
+// Error returns the description.
 func (e Error) Error() string { return string(e) }
 
 // The errors of the reader.

@@ -21,6 +21,7 @@ import (
 // interface does not allocate.
 type Error string
 
+// Error returns the description.
 func (e Error) Error() string { return string(e) }
 
 // The errors of the scanner.
