@@ -1,7 +1,6 @@
 package capability
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -98,10 +97,10 @@ func TestNilCapability(t *testing.T) {
 	if n != nil || err != nil {
 		t.Errorf("nil.Narrow = %v, %v; want nil, nil", n, err)
 	}
-	if _, ok := FromContext(NewContext(context.Background(), nil)); ok {
+	if _, ok := FromContext(NewContext(t.Context(), nil)); ok {
 		t.Error("FromContext reported a nil capability as present")
 	}
-	if _, ok := FromContext(context.Background()); ok {
+	if _, ok := FromContext(t.Context()); ok {
 		t.Error("FromContext reported a capability in an empty context")
 	}
 }
@@ -123,7 +122,7 @@ func TestAccessorsReturnCopies(t *testing.T) {
 	if c.Audience()[0] != "forum" || c.Grants()[0].Role != "member" || c.Has("admin", Int64Group(1)) {
 		t.Error("an accessor exposed the capability's own storage")
 	}
-	got, ok := FromContext(NewContext(context.Background(), c))
+	got, ok := FromContext(NewContext(t.Context(), c))
 	if !ok || got != c {
 		t.Error("FromContext did not return the stored capability")
 	}

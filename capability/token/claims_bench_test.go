@@ -3,7 +3,6 @@ package token
 import (
 	"fmt"
 	"github.com/keyhole-go/keyhole/capability"
-	"os"
 	"testing"
 	"time"
 )
@@ -80,31 +79,13 @@ func BenchmarkDecodeClaims(b *testing.B) {
 	}
 }
 
-// TestDecodeClaimsCost measures decodeClaims, decodeClaims followed by New,
-// and the verifier's path (decodeClaims with byRole, then newFromHeld),
-// robustly on a busy machine: it keeps the fastest of many small batches,
-// since interference from other processes only ever adds time. It is a
-// measurement, not a timed test: it runs only with
-// KEYHOLE_DECODE_COST=1 and never fails on the numbers.
-//
-//	KEYHOLE_DECODE_COST=1 go test -run TestDecodeClaimsCost -v ./capability/
-func TestDecodeClaimsCost(t *testing.T) {
-	if os.Getenv("KEYHOLE_DECODE_COST") == "" {
-		t.Skip("set KEYHOLE_DECODE_COST=1 to measure")
-	}
-	r := forumRoles(t)
-	fastest := func(f func()) time.Duration {
-		const rounds, batch = 40, 20
-		best := time.Duration(1 << 62)
-		for range rounds {
-			start := time.Now()
-			for range batch {
-				f()
-			}
-			best = min(best, time.Since(start)/batch)
-		}
-		return best
-	}
+// BenchmarkDecodeClaimsRatio alternates decodeClaims, decodeClaims followed
+// by New, and the verifier's path (decodeClaims with byRole, then
+// newFromHeld), and reports the two longer paths over decodeClaims alone:
+// "x-decode" for decode+New, "perRole-x-decode" for the verifier's path (see
+// verify_ratio_test.go for the method).
+func BenchmarkDecodeClaimsRatio(b *testing.B) {
+	r := forumRoles(b)
 	for _, prof := range []struct {
 		name string
 		p    Profile
@@ -112,35 +93,40 @@ func TestDecodeClaimsCost(t *testing.T) {
 		for _, n := range []int{3, 100, 1000} {
 			payload, err := encodeClaims(benchClaimsParams(n), capability.KindInt64, prof.p)
 			if err != nil {
-				t.Fatal(err)
+				b.Fatal(err)
 			}
 			o := decodeOptions{roles: r, kind: capability.KindInt64, maxGrants: 1000}
-			dec := fastest(func() {
-				if _, err := decodeClaims(payload, o); err != nil {
-					t.Fatal(err)
-				}
-			})
-			withNew := fastest(func() {
-				dc, err := decodeClaims(payload, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := capability.New(r, capability.KindInt64, dc.params); err != nil {
-					t.Fatal(err)
-				}
-			})
 			ob := o
 			ob.byRole = true
-			perRole := fastest(func() {
-				dc, err := decodeClaims(payload, ob)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := newFromHeld(r, capability.KindInt64, dc.params, dc.held); err != nil {
-					t.Fatal(err)
-				}
+			b.Run(fmt.Sprintf("%s/grants=%d", prof.name, n), func(b *testing.B) {
+				med := alternate(b,
+					func() {
+						if _, err := decodeClaims(payload, o); err != nil {
+							b.Fatal(err)
+						}
+					},
+					func() {
+						dc, err := decodeClaims(payload, o)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := capability.New(r, capability.KindInt64, dc.params); err != nil {
+							b.Fatal(err)
+						}
+					},
+					func() {
+						dc, err := decodeClaims(payload, ob)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := newFromHeld(r, capability.KindInt64, dc.params, dc.held); err != nil {
+							b.Fatal(err)
+						}
+					})
+				b.ReportMetric(ratio(med[1], med[0]), "x-decode")
+				b.ReportMetric(ratio(med[2], med[0]), "perRole-x-decode")
+				b.ReportMetric(float64(med[0].Nanoseconds()), "decode-ns")
 			})
-			t.Logf("%-8s grants=%-5d payload %6d B  decode %9v  decode+New %9v  per role (Verify's path) %9v", prof.name, n, len(payload), dec, withNew, perRole)
 		}
 	}
 }

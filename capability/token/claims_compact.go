@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"github.com/keyhole-go/keyhole/capability"
-	"math"
-	"math/bits"
+	"github.com/keyhole-go/keyhole/internal/rice"
+	"github.com/keyhole-go/keyhole/internal/strictjson"
 	"slices"
 )
 
@@ -17,35 +17,9 @@ import (
 // (doc.go, "Compact profile"); this file is its only implementation.
 
 const (
-	errCompact      scanError = "invalid compact encoding"
-	errNonCanonical scanError = "non-canonical compact encoding"
-	errOrder        scanError = "not in strictly ascending order"
-	errEmptyList    scanError = "empty group list"
+	errOrder     claimsError = "not in strictly ascending order"
+	errEmptyList claimsError = "empty group list"
 )
-
-// b64url maps a base64url character to its 6-bit value, 0xFF for bytes
-// outside the alphabet (including '=' padding).
-var b64url = func() (t [256]byte) {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for i := range t {
-		t[i] = 0xFF
-	}
-	for i := 0; i < len(alphabet); i++ {
-		t[alphabet[i]] = byte(i)
-	}
-	return t
-}()
-
-// riceK is the Rice parameter of a list whose m gaps (each minus one) sum to
-// sum: floor(log2(floor(sum/m))), 0 when that mean is 0. Encoder and decoder
-// both derive it from the ids, so that a set of ids has exactly one encoding.
-func riceK(sum, m uint64) uint {
-	mean := sum / m
-	if mean == 0 {
-		return 0
-	}
-	return uint(bits.Len64(mean) - 1)
-}
 
 // appendCompactGrants appends the compact "grants" object for grants.
 // Grants of RoleNone are skipped; duplicates are merged.
@@ -90,189 +64,21 @@ func appendCompactGrants(b []byte, grants []capability.Grant, kind capability.Gr
 	return append(b, '}')
 }
 
-// appendRiceIDs appends the base64url form of the bit stream of gs, a
-// non-empty, strictly ascending list of KindInt64 groups:
-//
-//	uvarint(n) uvarint(zigzag(first)) [k, n-1 Rice codes of gap-1] zero padding
+// appendRiceIDs appends the base64url form of the Rice-coded stream of gs,
+// a non-empty, strictly ascending list of KindInt64 groups (see
+// internal/rice).
 func appendRiceIDs(b []byte, gs []capability.Group) []byte {
-	var w bitWriter
-	w.uvarint(uint64(len(gs)))
-	first := groupInt(gs[0])
-	w.uvarint(uint64(first<<1) ^ uint64(first>>63))
-	if len(gs) > 1 {
-		m := uint64(len(gs) - 1)
-		sum := uint64(groupInt(gs[len(gs)-1])) - uint64(first) - m // the gaps minus one, summed
-		k := riceK(sum, m)
-		w.write(uint64(k), 8)
-		prev := first
-		for _, g := range gs[1:] {
-			n := groupInt(g)
-			d := uint64(n) - uint64(prev) - 1
-			w.zeros(d >> k)
-			w.write(1, 1)
-			w.write(d, k)
-			prev = n
-		}
+	ids := make([]int64, len(gs))
+	for i, g := range gs {
+		ids[i] = groupInt(g)
 	}
-	raw := w.flush()
+	var w rice.Writer
+	w.AppendIDs(ids)
+	raw := w.Flush()
 	n := base64.RawURLEncoding.EncodedLen(len(raw))
 	b = slices.Grow(b, n)
 	base64.RawURLEncoding.Encode(b[len(b):len(b)+n], raw)
 	return b[:len(b)+n]
-}
-
-// bitWriter writes a bit stream most significant bit first.
-type bitWriter struct {
-	buf []byte
-	acc uint64 // the low n bits are pending
-	n   uint   // < 8 between calls
-}
-
-// write writes the low k bits of v, k <= 64.
-func (w *bitWriter) write(v uint64, k uint) {
-	if k > 32 {
-		w.write(v>>32, k-32)
-		k = 32
-	}
-	w.acc = w.acc<<k | v&(1<<k-1)
-	w.n += k
-	for w.n >= 8 {
-		w.n -= 8
-		w.buf = append(w.buf, byte(w.acc>>w.n))
-	}
-}
-
-func (w *bitWriter) zeros(q uint64) {
-	for ; q >= 32; q -= 32 {
-		w.write(0, 32)
-	}
-	w.write(0, uint(q))
-}
-
-func (w *bitWriter) uvarint(x uint64) {
-	for x >= 0x80 {
-		w.write(x&0x7F|0x80, 8)
-		x >>= 7
-	}
-	w.write(x, 8)
-}
-
-// flush pads the stream with zero bits to a byte boundary.
-func (w *bitWriter) flush() []byte {
-	if w.n > 0 {
-		w.buf = append(w.buf, byte(w.acc<<(8-w.n)))
-		w.n = 0
-	}
-	return w.buf
-}
-
-// b64BitReader reads the bit stream of a base64url string (already checked
-// to hold only alphabet characters) most significant bit first, without
-// decoding it to bytes first.
-type b64BitReader struct {
-	src []byte
-	pos int    // next character of src
-	acc uint64 // the top n bits are unread; the bits below them are zero
-	n   uint
-}
-
-func (r *b64BitReader) refill() {
-	for r.n <= 58 && r.pos < len(r.src) {
-		r.acc |= uint64(b64url[r.src[r.pos]]) << (58 - r.n)
-		r.n += 6
-		r.pos++
-	}
-}
-
-// read reads k <= 32 bits.
-func (r *b64BitReader) read(k uint) (uint64, bool) {
-	if k == 0 {
-		return 0, true
-	}
-	if r.n < k {
-		r.refill()
-		if r.n < k {
-			return 0, false
-		}
-	}
-	v := r.acc >> (64 - k)
-	r.acc <<= k
-	r.n -= k
-	return v, true
-}
-
-// readLong reads k <= 64 bits.
-func (r *b64BitReader) readLong(k uint) (uint64, bool) {
-	if k <= 32 {
-		return r.read(k)
-	}
-	hi, ok1 := r.read(k - 32)
-	lo, ok2 := r.read(32)
-	return hi<<32 | lo, ok1 && ok2
-}
-
-// unary counts zero bits up to and including the next one bit.
-func (r *b64BitReader) unary() (uint64, bool) {
-	var q uint64
-	for {
-		if r.n == 0 {
-			r.refill()
-			if r.n == 0 {
-				return 0, false
-			}
-		}
-		if r.acc == 0 { // every unread bit in acc is zero
-			q += uint64(r.n)
-			r.n = 0
-			continue
-		}
-		lz := uint(bits.LeadingZeros64(r.acc)) // < r.n
-		q += uint64(lz)
-		r.acc <<= lz + 1
-		r.n -= lz + 1
-		return q, true
-	}
-}
-
-// uvarint reads a minimal unsigned LEB128 varint of at most 10 bytes.
-func (r *b64BitReader) uvarint() (uint64, error) {
-	var x uint64
-	for i, shift := 0, uint(0); i < 10; i, shift = i+1, shift+7 {
-		c, ok := r.read(8)
-		if !ok {
-			return 0, errCompact
-		}
-		if c < 0x80 {
-			if i == 9 && c > 1 {
-				return 0, errCompact // overflows 64 bits
-			}
-			if c == 0 && i > 0 {
-				return 0, errNonCanonical // a redundant zero group
-			}
-			return x | c<<shift, nil
-		}
-		x |= (c & 0x7F) << shift
-	}
-	return 0, errCompact
-}
-
-// end checks that the stream ends here: only zero padding up to the next
-// byte boundary, and exactly as many characters as that many bytes take.
-func (r *b64BitReader) end() error {
-	consumed := 6*uint64(r.pos) - uint64(r.n)
-	nbytes := (consumed + 7) / 8
-	if uint64(len(r.src)) != (8*nbytes+5)/6 {
-		return errNonCanonical
-	}
-	if r.acc != 0 {
-		return errNonCanonical
-	}
-	for _, c := range r.src[r.pos:] {
-		if c != 'A' { // 'A' is 0
-			return errNonCanonical
-		}
-	}
-	return nil
 }
 
 // roleSegment is one role's ids in the compact decoder's scratch slice.
@@ -285,36 +91,26 @@ type roleSegment struct {
 // are decoded into a scratch slice, then merged into grants ordered by group
 // then role, the order New sorts into (so that its sort finds them sorted).
 func (d *claimsDecoder) compactGrants() error {
-	s := &d.s
-	has, err := s.openObject()
-	if err != nil {
-		return err
-	}
 	var (
 		segBuf [4]roleSegment
 		segs   = segBuf[:0]
 		ids    []int64            // KindInt64
 		groups []capability.Group // KindUUID, KindText
 		prev   []byte
+		first  = true
 	)
-	for first := true; has; first = false {
-		s.ws()
-		k, err := s.key()
-		if err != nil {
-			return err
-		}
+	// The keys must ascend strictly, which also rejects a repeated role.
+	err := d.s.ObjectUnchecked(func(k []byte) error {
 		if !first && bytes.Compare(prev, k) >= 0 {
-			return errOrder // also catches a repeated role
+			return errOrder
 		}
-		prev = k
+		first, prev = false, k
 		role, ok := d.lookupRole(k)
 		if !ok {
 			return errUnknownRole
 		}
-		if err := s.colon(); err != nil {
-			return err
-		}
 		seg := roleSegment{role: role}
+		var err error
 		if d.o.kind == capability.KindInt64 {
 			seg.start = len(ids)
 			ids, err = d.compactInts(ids)
@@ -324,13 +120,11 @@ func (d *claimsDecoder) compactGrants() error {
 			groups, err = d.compactStrings(groups)
 			seg.end = len(groups)
 		}
-		if err != nil {
-			return err
-		}
 		segs = append(segs, seg)
-		if has, err = s.more('}'); err != nil {
-			return err
-		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	switch {
 	case d.o.byRole:
@@ -419,24 +213,12 @@ func mergeGroups(groups []capability.Group, segs []roleSegment) []capability.Gra
 // ids.
 func (d *claimsDecoder) compactInts(ids []int64) ([]int64, error) {
 	s := &d.s
-	if s.peek() != '"' {
-		return ids, errWrongType
+	src, err := riceChars(s)
+	if err != nil {
+		return ids, err
 	}
-	s.i++
-	start := s.i
-	for s.i < len(s.b) && b64url[s.b[s.i]] != 0xFF {
-		s.i++
-	}
-	if s.i >= len(s.b) {
-		return ids, errEOF
-	}
-	if s.b[s.i] != '"' {
-		return ids, errCompact // not base64url, or escaped
-	}
-	r := b64BitReader{src: s.b[start:s.i]}
-	s.i++
-
-	n, err := r.uvarint()
+	r := rice.NewReader(src)
+	n, err := r.Uvarint()
 	if err != nil {
 		return ids, err
 	}
@@ -451,87 +233,48 @@ func (d *claimsDecoder) compactInts(ids []int64) ([]int64, error) {
 		// stream; countCompactInts bounds the sum by maxGrants.
 		ids = make([]int64, 0, min(d.o.maxGrants, int(n)+d.countCompactInts()))
 	}
-	z, err := r.uvarint()
-	if err != nil {
-		return ids, err
+	return r.AppendIDs(ids, n)
+}
+
+// riceChars reads a JSON string of base64url characters and returns them.
+func riceChars(s *strictjson.Scanner) ([]byte, error) {
+	if s.Peek() != '"' {
+		return nil, errWrongType
 	}
-	prev := int64(z>>1) ^ -int64(z&1) // zigzag
-	ids = append(ids, prev)
-	if n > 1 {
-		kk, ok := r.read(8)
-		if !ok || kk > 63 {
-			return ids, errCompact
-		}
-		k := uint(kk)
-		var sum uint64
-		for i := uint64(1); i < n; i++ {
-			var gap uint64
-			if r.n < 48 {
-				r.refill()
-			}
-			// Fast path: the whole code is in the accumulator.
-			if lz := uint(bits.LeadingZeros64(r.acc)); r.acc != 0 && k <= 32 && lz+1+k <= r.n {
-				acc := r.acc << (lz + 1)
-				gap = uint64(lz)<<k | acc>>(63-k)>>1 // k == 0: 0
-				r.acc = acc << k
-				r.n -= lz + 1 + k
-			} else {
-				q, ok := r.unary()
-				if !ok {
-					return ids, errCompact
-				}
-				if k > 0 && q>>(64-k) != 0 {
-					return ids, errIntRange
-				}
-				low, ok := r.readLong(k)
-				if !ok {
-					return ids, errCompact
-				}
-				gap = q<<k | low
-			}
-			// prev + gap + 1 must not exceed MaxInt64 (unsigned arithmetic:
-			// MaxInt64 - prev fits in a uint64 for any int64 prev).
-			if gap >= uint64(math.MaxInt64)-uint64(prev) {
-				return ids, errIntRange
-			}
-			prev = int64(uint64(prev) + gap + 1)
-			sum += gap
-			ids = append(ids, prev)
-		}
-		if k != riceK(sum, n-1) {
-			return ids, errNonCanonical
-		}
+	start := s.Pos + 1
+	end := start + rice.Alphabet(s.Data[start:])
+	if end >= len(s.Data) {
+		return nil, strictjson.ErrEOF
 	}
-	return ids, r.end()
+	if s.Data[end] != '"' {
+		return nil, rice.ErrCompact // not base64url, or escaped
+	}
+	s.Pos = end + 1
+	return s.Data[start:end], nil
 }
 
 // countCompactInts returns the sum of the ids counts of the roles after the
 // current one in the "grants" object, read from the start of each string,
 // capped at maxGrants; 0 if the rest does not look well-formed (the main pass
 // then reports the error, and only the preallocation is lost). It is called
-// with s.i just after the current role's string.
+// with s.Pos just after the current role's string.
 func (d *claimsDecoder) countCompactInts() int {
 	s := d.s // a copy: the position is not moved
 	total := 0
 	for total <= d.o.maxGrants {
-		if !s.consume(',') {
+		if !s.Consume(',') {
 			break
 		}
-		s.ws()
-		if _, _, err := s.str(); err != nil || s.colon() != nil || s.peek() != '"' {
+		s.WS()
+		if _, _, err := s.Str(); err != nil || s.Colon() != nil {
 			break
 		}
-		s.i++
-		start := s.i
-		for s.i < len(s.b) && b64url[s.b[s.i]] != 0xFF {
-			s.i++
-		}
-		if s.i >= len(s.b) || s.b[s.i] != '"' {
+		src, err := riceChars(&s)
+		if err != nil {
 			break
 		}
-		r := b64BitReader{src: s.b[start:s.i]}
-		s.i++
-		n, err := r.uvarint()
+		r := rice.NewReader(src)
+		n, err := r.Uvarint()
 		if err != nil || n > uint64(d.o.maxGrants) {
 			break
 		}
@@ -544,7 +287,7 @@ func (d *claimsDecoder) countCompactInts() int {
 // them to groups.
 func (d *claimsDecoder) compactStrings(groups []capability.Group) ([]capability.Group, error) {
 	s := &d.s
-	has, err := s.openArray()
+	has, err := s.OpenArray()
 	if err != nil {
 		return groups, errWrongType
 	}
@@ -553,22 +296,19 @@ func (d *claimsDecoder) compactStrings(groups []capability.Group) ([]capability.
 	}
 	if groups == nil {
 		// The shortest element, "a" and a comma, takes 4 bytes.
-		groups = make([]capability.Group, 0, min(d.o.maxGrants, (len(s.b)-s.i)/4+1))
+		groups = make([]capability.Group, 0, min(d.o.maxGrants, (len(s.Data)-s.Pos)/4+1))
 	}
 	var prev []byte
 	for first := true; has; first = false {
 		if len(groups) >= d.o.maxGrants {
 			return groups, errTooMany
 		}
-		raw, esc, err := s.str()
+		raw, err := s.Bytes()
 		if err != nil {
-			if err == errNotString {
+			if err == strictjson.ErrNotString {
 				err = errWrongType
 			}
 			return groups, err
-		}
-		if esc {
-			raw = unescape(nil, raw)
 		}
 		if !first && bytes.Compare(prev, raw) >= 0 {
 			return groups, errOrder
@@ -579,7 +319,7 @@ func (d *claimsDecoder) compactStrings(groups []capability.Group) ([]capability.
 			return groups, err
 		}
 		groups = append(groups, g)
-		if has, err = s.more(']'); err != nil {
+		if has, err = s.More(']'); err != nil {
 			return groups, err
 		}
 	}

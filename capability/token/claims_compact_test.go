@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/rice"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -40,23 +41,23 @@ func TestCompactGolden(t *testing.T) {
 	}
 }
 
-// riceString returns the base64url form of the bytes a bitWriter produced
+// riceString returns the base64url form of the bytes a rice.Writer produced
 // from fn, for building (non-)canonical streams by hand.
-func riceString(fn func(w *bitWriter)) string {
-	var w bitWriter
+func riceString(fn func(w *rice.Writer)) string {
+	var w rice.Writer
 	fn(&w)
-	return base64.RawURLEncoding.EncodeToString(w.flush())
+	return base64.RawURLEncoding.EncodeToString(w.Flush())
 }
 
 func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
 func TestCompactRejects(t *testing.T) {
 	// ids {1,2,3}: n=3, first 1, k=0, two codes "1".
-	canonical := riceString(func(w *bitWriter) {
-		w.uvarint(3)
-		w.uvarint(zigzag(1))
-		w.write(0, 8)
-		w.write(0b11, 2)
+	canonical := riceString(func(w *rice.Writer) {
+		w.Uvarint(3)
+		w.Uvarint(zigzag(1))
+		w.Write(0, 8)
+		w.Write(0b11, 2)
 	})
 	if canonical != "AwIAwA" {
 		t.Fatalf("canonical stream: got %s, want AwIAwA", canonical)
@@ -82,104 +83,104 @@ func TestCompactRejects(t *testing.T) {
 		{name: "whitespace inside", value: `{"member":"AwIA wA"}`},
 		{name: "newline escape inside", value: `{"member":"AwIA\nwA"}`},
 		{name: "trailing zero character", value: `{"member":"` + canonical + `A"}`},
-		{name: "trailing zero byte", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(3)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0b11, 2)
-			w.write(0, 8)
+		{name: "trailing zero byte", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(3)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0b11, 2)
+			w.Write(0, 8)
 		}) + `"}`},
-		{name: "non-zero padding bits", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(3)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0b111, 3)
+		{name: "non-zero padding bits", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(3)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0b111, 3)
 		}) + `"}`},
 		{name: "non-zero base64 trailing bits", value: `{"member":"AQJ"}`}, // "AQI" is the canonical form of 01 02
 		{name: "count zero", value: `{"member":"AA"}`},
-		{name: "count as a non-minimal varint", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.write(0x83, 8)
-			w.write(0x00, 8)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0b11, 2)
+		{name: "count as a non-minimal varint", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Write(0x83, 8)
+			w.Write(0x00, 8)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0b11, 2)
 		}) + `"}`},
-		{name: "first id as a non-minimal varint", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(1)
-			w.write(0x82, 8)
-			w.write(0x00, 8)
+		{name: "first id as a non-minimal varint", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(1)
+			w.Write(0x82, 8)
+			w.Write(0x00, 8)
 		}) + `"}`},
-		{name: "varint beyond 64 bits", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(1)
+		{name: "varint beyond 64 bits", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(1)
 			for range 9 {
-				w.write(0xFF, 8)
+				w.Write(0xFF, 8)
 			}
-			w.write(0x02, 8)
+			w.Write(0x02, 8)
 		}) + `"}`},
-		{name: "varint longer than 10 bytes", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(1)
+		{name: "varint longer than 10 bytes", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(1)
 			for range 11 {
-				w.write(0x80, 8)
+				w.Write(0x80, 8)
 			}
-			w.write(0x01, 8)
+			w.Write(0x01, 8)
 		}) + `"}`},
-		{name: "Rice parameter not the canonical one", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(3)
-			w.uvarint(zigzag(1))
-			w.write(1, 8)      // k=1, where the ids give k=0
-			w.write(0b1010, 4) // the same gaps with k=1
+		{name: "Rice parameter not the canonical one", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(3)
+			w.Uvarint(zigzag(1))
+			w.Write(1, 8)      // k=1, where the ids give k=0
+			w.Write(0b1010, 4) // the same gaps with k=1
 		}) + `"}`},
-		{name: "Rice parameter above 63", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(2)
-			w.uvarint(zigzag(1))
-			w.write(64, 8)
-			w.write(1, 1)
-			w.write(0, 64)
+		{name: "Rice parameter above 63", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(2)
+			w.Uvarint(zigzag(1))
+			w.Write(64, 8)
+			w.Write(1, 1)
+			w.Write(0, 64)
 		}) + `"}`},
-		{name: "gap beyond int64", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(2)
-			w.uvarint(zigzag(math.MaxInt64))
-			w.write(0, 8)
-			w.write(1, 1) // gap 1: MaxInt64 + 1
+		{name: "gap beyond int64", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(2)
+			w.Uvarint(zigzag(math.MaxInt64))
+			w.Write(0, 8)
+			w.Write(1, 1) // gap 1: MaxInt64 + 1
 		}) + `"}`},
-		{name: "gap overflowing 64 bits", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(2)
-			w.uvarint(zigzag(math.MinInt64))
-			w.write(63, 8)
-			w.zeros(2) // q=2 with k=63 is 2^64
-			w.write(1, 1)
-			w.write(0, 63)
+		{name: "gap overflowing 64 bits", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(2)
+			w.Uvarint(zigzag(math.MinInt64))
+			w.Write(63, 8)
+			w.Zeros(2) // q=2 with k=63 is 2^64
+			w.Write(1, 1)
+			w.Write(0, 63)
 		}) + `"}`},
-		{name: "truncated stream", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(3)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0b1, 1)
+		{name: "truncated stream", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(3)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0b1, 1)
 		}) + `"}`},
-		{name: "only zero bits after the count", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(3)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0, 32)
+		{name: "only zero bits after the count", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(3)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0, 32)
 		}) + `"}`},
-		{name: "more ids than allowed", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(11)
-			w.uvarint(zigzag(1))
+		{name: "more ids than allowed", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(11)
+			w.Uvarint(zigzag(1))
 		}) + `"}`, want: ErrTooManyGrants},
-		{name: "a huge count", value: `{"member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(1 << 62)
-			w.uvarint(zigzag(1))
+		{name: "a huge count", value: `{"member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(1 << 62)
+			w.Uvarint(zigzag(1))
 		}) + `"}`, want: ErrTooManyGrants},
-		{name: "more ids than allowed over two roles", value: `{"admin":"` + riceString(func(w *bitWriter) {
-			w.uvarint(6)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0b11111, 5)
-		}) + `","member":"` + riceString(func(w *bitWriter) {
-			w.uvarint(5)
-			w.uvarint(zigzag(1))
-			w.write(0, 8)
-			w.write(0b1111, 4)
+		{name: "more ids than allowed over two roles", value: `{"admin":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(6)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0b11111, 5)
+		}) + `","member":"` + riceString(func(w *rice.Writer) {
+			w.Uvarint(5)
+			w.Uvarint(zigzag(1))
+			w.Write(0, 8)
+			w.Write(0b1111, 4)
 		}) + `"}`, want: ErrTooManyGrants},
 
 		{name: "uuid ids as a string", kind: capability.KindUUID, value: `{"member":"AQI"}`},

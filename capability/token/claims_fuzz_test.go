@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/captest"
+	"github.com/keyhole-go/keyhole/internal/strictjson"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -90,8 +91,8 @@ func FuzzDecodeClaims(f *testing.F) {
 		if !json.Valid(payload) {
 			t.Fatalf("accepted invalid JSON %q", payload)
 		}
-		if err := checkStrictJSONObject(payload, maxClaimsDepth); err != nil {
-			t.Fatalf("accepted %q, which checkStrictJSONObject rejects: %v", payload, err)
+		if err := strictjson.CheckObject(payload, maxClaimsDepth); err != nil {
+			t.Fatalf("accepted %q, which strictjson.CheckObject rejects: %v", payload, err)
 		}
 		if n := len(got.params.Grants); n > maxGrants {
 			t.Fatalf("got %d grants, want at most %d", n, maxGrants)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/rice"
+	"github.com/keyhole-go/keyhole/internal/strictjson"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -566,36 +568,34 @@ func TestClaimsRoundTrip(t *testing.T) {
 	}
 }
 
-func TestCheckStrictJSONObject(t *testing.T) {
-	valid := []string{
-		`{}`,
-		` {"alg":"EdDSA","kid":"k1","typ":"JWT"} `,
-		`{"a":{"b":[1,2,{"c":null}]},"b":"\ud83d\ude00"}`,
-		`{"a":{"a":1},"b":{"a":1}}`, // the same key in sibling objects is fine
-	}
-	for _, s := range valid {
-		if err := checkStrictJSONObject([]byte(s), 4); err != nil {
-			t.Errorf("checkStrictJSONObject(%s): got %v, want nil", s, err)
-		}
-	}
+// TestParseHeaderStrict: a header that is not one strict JSON object is
+// malformed (the scanner itself is tested in internal/strictjson).
+func TestParseHeaderStrict(t *testing.T) {
 	invalid := []string{
 		``, ` `, `[]`, `"x"`, `1`, `null`,
 		`{"alg":"EdDSA","alg":"none"}`,
 		`{"alg":"EdDSA","\u0061lg":"none"}`,
-		`{"a":{"b":1,"b":2}}`,
+		`{"alg":"EdDSA","x5c":{"b":1,"b":2}}`,
 		`{"alg":"EdDSA"}x`,
 		`{"alg":"EdDSA"}{}`,
 		`{"alg":"EdDSA"`,
 		"{\"alg\":\"Ed\xffDSA\"}",
 		`{"alg":"\udc00"}`,
-		`{"a":[[[[[1]]]]]}`,
-		`{"a":{"b":{"c":{"d":{}}}}}`,
-		`{"a":1,}`,
+		`{"alg":"EdDSA","x5c":[[1]]}`,
+		`{"alg":"EdDSA","jwk":{"d":{}}}`,
+		`{"alg":"EdDSA",}`,
 	}
 	for _, s := range invalid {
-		err := checkStrictJSONObject([]byte(s), 4)
+		_, err := parseHeader([]byte(s))
+		if err == nil {
+			t.Errorf("parseHeader(%q): got nil, want ErrMalformed", s)
+			continue
+		}
 		if !errors.Is(err, ErrMalformed) || !errors.Is(err, ErrInvalidToken) {
-			t.Errorf("checkStrictJSONObject(%q): got %v, want ErrMalformed", s, err)
+			t.Errorf("parseHeader(%q): got %v, want ErrMalformed", s, err)
+		}
+		if err.Error() != "token: invalid token: malformed token: header is not a strict JSON object" {
+			t.Errorf("parseHeader(%q): got %v, want the strict JSON error first", s, err)
 		}
 	}
 }
@@ -628,22 +628,22 @@ func TestFastGrantObject(t *testing.T) {
 		{capability.KindInt64, `{"group":1,"role":"member"`, false},
 	}
 	for _, tt := range tests {
-		d := claimsDecoder{s: scanner{b: []byte(tt.in + `]`), maxDepth: maxClaimsDepth}, o: claimsOpts(t, tt.kind, 10)}
+		d := claimsDecoder{s: strictjson.Scanner{Data: []byte(tt.in + `]`), MaxDepth: maxClaimsDepth}, o: claimsOpts(t, tt.kind, 10)}
 		g, ok, err := d.fastGrantObject()
 		if ok != tt.fast || err != nil {
 			t.Errorf("fastGrantObject(%s): got ok=%v err=%v, want ok=%v", tt.in, ok, err, tt.fast)
 			continue
 		}
 		if !ok {
-			if d.s.i != 0 {
-				t.Errorf("fastGrantObject(%s) moved to %d without reading", tt.in, d.s.i)
+			if d.s.Pos != 0 {
+				t.Errorf("fastGrantObject(%s) moved to %d without reading", tt.in, d.s.Pos)
 			}
 			continue
 		}
-		slow := claimsDecoder{s: scanner{b: []byte(tt.in + `]`), maxDepth: maxClaimsDepth}, o: d.o}
+		slow := claimsDecoder{s: strictjson.Scanner{Data: []byte(tt.in + `]`), MaxDepth: maxClaimsDepth}, o: d.o}
 		want, err := slow.grantObject(false)
-		if err != nil || g != want || d.s.i != slow.s.i {
-			t.Errorf("fastGrantObject(%s) = %v at %d; grantObject = %v, %v at %d", tt.in, g, d.s.i, want, err, slow.s.i)
+		if err != nil || g != want || d.s.Pos != slow.s.Pos {
+			t.Errorf("fastGrantObject(%s) = %v at %d; grantObject = %v, %v at %d", tt.in, g, d.s.Pos, want, err, slow.s.Pos)
 		}
 	}
 }
@@ -696,9 +696,9 @@ func TestTooManyGrantsAllocatesLittle(t *testing.T) {
 		fmt.Fprintf(&many, `{"group":%d,"role":"member"}`, i)
 	}
 	many.WriteString(`]}`)
-	huge := riceString(func(w *bitWriter) {
-		w.uvarint(1 << 40)
-		w.uvarint(0)
+	huge := riceString(func(w *rice.Writer) {
+		w.Uvarint(1 << 40)
+		w.Uvarint(0)
 	})
 	for _, payload := range []string{
 		many.String(),

@@ -2,9 +2,8 @@ package token
 
 import (
 	"encoding/base64"
-	"encoding/json"
+	"github.com/keyhole-go/keyhole/internal/strictjson"
 	"strings"
-	"unicode/utf8"
 )
 
 // b64 is the only base64 keyhole reads: the URL alphabet without padding,
@@ -16,8 +15,8 @@ var b64 = base64.RawURLEncoding.Strict()
 // maxHeaderLen bounds the encoded protected header. Ours is about 60 bytes.
 const maxHeaderLen = 1024
 
-// maxHeaderDepth is the nesting bound given to checkStrictJSONObject for the
-// header, which is a flat object.
+// maxHeaderDepth bounds the nesting of the header, which is a flat object
+// (the object itself is depth 1).
 const maxHeaderDepth = 2
 
 // splitCompact splits a compact JWS into its three encoded parts. It accepts
@@ -88,123 +87,66 @@ var refusedHeaders = map[string]string{
 }
 
 // parseHeader reads the decoded protected header b: a strict JSON object
-// (checked by checkStrictJSONObject: no duplicate keys, valid UTF-8, nothing
+// (no duplicate keys, valid UTF-8, nesting at most maxHeaderDepth, nothing
 // after it) whose members are only "alg", "kid" and "typ", each a string,
-// with typ equal to "JWT" (case-insensitively) when present.
+// with typ equal to "JWT" (case-insensitively) when present. It reads the
+// header in one pass; a header that is not strict JSON is reported as such
+// before any refused parameter in it.
 func parseHeader(b []byte) (header, *TokenError) {
 	var h header
-	if err := checkStrictJSONObject(b, maxHeaderDepth); err != nil {
+	s := strictjson.Scanner{Data: b, MaxDepth: maxHeaderDepth}
+	if s.Next() != '{' {
 		return h, tokenError(ErrMalformed, "header is not a strict JSON object")
 	}
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return h, tokenError(ErrMalformed, "header is not a JSON object")
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return h, tokenError(ErrAlgorithm, "no alg")
-	}
-	hasTyp := false
-	for {
-		key, n, ok := jsonString(b, i)
-		if !ok {
-			return h, tokenError(ErrMalformed, "bad header key")
+	var refusal *TokenError // the first refusal, reported once the JSON is known to be strict
+	refuse := func(reason error, detail string) {
+		if refusal == nil {
+			refusal = tokenError(reason, detail)
 		}
-		i = skipWS(b, n)
-		if i >= len(b) || b[i] != ':' {
-			return h, tokenError(ErrMalformed, "bad header")
-		}
-		i = skipWS(b, i+1)
+	}
+	err := s.Object(func(k []byte) error {
+		key := string(k)
 		switch key {
 		case "alg", "kid", "typ":
 		default:
 			if why, refused := refusedHeaders[key]; refused {
-				return h, tokenError(ErrMalformed, why)
+				refuse(ErrMalformed, why)
+			} else {
+				refuse(ErrMalformed, "unsupported header parameter")
 			}
-			return h, tokenError(ErrMalformed, "unsupported header parameter")
+			return s.SkipValue(1)
 		}
-		val, n, ok := jsonString(b, i)
-		if !ok {
-			return h, tokenError(ErrMalformed, "header "+key+" is not a string")
+		if s.Peek() != '"' {
+			refuse(ErrMalformed, "header "+key+" is not a string")
+			return s.SkipValue(1)
+		}
+		raw, err := s.Bytes()
+		if err != nil {
+			return err
 		}
 		switch key {
 		case "alg":
-			if h.hasAlg {
-				return h, tokenError(ErrMalformed, "duplicate header alg")
-			}
-			h.alg, h.hasAlg = val, true
+			h.alg, h.hasAlg = string(raw), true
 		case "kid":
-			if h.hasKID {
-				return h, tokenError(ErrMalformed, "duplicate header kid")
-			}
-			h.kid, h.hasKID = val, true
+			h.kid, h.hasKID = string(raw), true
 		case "typ":
-			if hasTyp {
-				return h, tokenError(ErrMalformed, "duplicate header typ")
-			}
-			hasTyp = true
-			if !strings.EqualFold(val, "JWT") {
-				return h, tokenError(ErrMalformed, "typ is not JWT")
+			if !strings.EqualFold(string(raw), "JWT") {
+				refuse(ErrMalformed, "typ is not JWT")
 			}
 		}
-		i = skipWS(b, n)
-		if i >= len(b) {
-			return h, tokenError(ErrMalformed, "bad header")
-		}
-		if b[i] == '}' {
-			break
-		}
-		if b[i] != ',' {
-			return h, tokenError(ErrMalformed, "bad header")
-		}
-		i = skipWS(b, i+1)
+		return nil
+	})
+	if err == nil {
+		err = s.End()
+	}
+	if err != nil {
+		return header{}, tokenError(ErrMalformed, "header is not a strict JSON object")
+	}
+	if refusal != nil {
+		return header{}, refusal
 	}
 	if !h.hasAlg {
 		return h, tokenError(ErrAlgorithm, "no alg")
 	}
 	return h, nil
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// jsonString reads the JSON string starting at b[i] and returns its value
-// and the index after its closing quote. Strings without escapes are read
-// directly; the rare string with escapes goes through encoding/json.
-func jsonString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
-	}
-	j := i + 1
-	for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 {
-		j++
-	}
-	if j < len(b) && b[j] == '"' {
-		if !utf8.Valid(b[i+1 : j]) {
-			return "", 0, false
-		}
-		return string(b[i+1 : j]), j + 1, true
-	}
-	// Escapes: find the closing quote, then decode with encoding/json.
-	for j < len(b) && b[j] != '"' {
-		if b[j] < 0x20 {
-			return "", 0, false
-		}
-		if b[j] == '\\' {
-			j++
-		}
-		j++
-	}
-	if j >= len(b) {
-		return "", 0, false
-	}
-	var s string
-	if err := json.Unmarshal(b[i:j+1], &s); err != nil || !utf8.ValidString(s) {
-		return "", 0, false
-	}
-	return s, j + 1, true
 }

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"github.com/keyhole-go/keyhole/capability"
@@ -130,7 +129,7 @@ func TestIssuerRotation(t *testing.T) {
 		t.Fatalf("ActiveKeyID: got %q, want %q", got, k2.kid)
 	}
 	fresh := vtMint(t, is, vtParams(1))
-	v, err := NewVerifier(context.Background(), VerifierOptions{
+	v, err := NewVerifier(t.Context(), VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
 		Keys: is.PublicKeys(), Roles: vtRoles(t), Kind: capability.KindInt64, Now: func() time.Time { return vtNow },
 	})
@@ -138,7 +137,7 @@ func TestIssuerRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, tok := range map[string]string{"old": old, "fresh": fresh} {
-		if _, err := v.Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Errorf("%s token: %v", name, err)
 		}
 	}
@@ -265,7 +264,7 @@ func TestIssuerConcurrentRotation(t *testing.T) {
 				}
 				tok, err := is.Mint(vtParams(1))
 				if err == nil {
-					_, err = v.Verify(context.Background(), tok)
+					_, err = v.Verify(t.Context(), tok)
 				}
 				if err != nil {
 					errs <- err

@@ -87,7 +87,7 @@ func jwksVerifier(t *testing.T, url string, clock *fakeClock, mod func(*Verifier
 	if mod != nil {
 		mod(&opts)
 	}
-	v, err := NewVerifier(context.Background(), opts)
+	v, err := NewVerifier(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestJWKSVerify(t *testing.T) {
 	}
 	for _, alg := range []Algorithm{EdDSA, ES256, RS256} {
 		tok := vtMint(t, vtIssuerFor(t, ring.byAlg[alg], ProfileDefault), vtParams(3))
-		if _, err := v.Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Errorf("%s: %v", alg, err)
 		}
 	}
@@ -131,7 +131,7 @@ func TestJWKSUnknownKidStorm(t *testing.T) {
 			var kid [8]byte
 			_, _ = rand.Read(kid[:])
 			tok := vtSign(t, ed, vtHeader(EdDSA, hex.EncodeToString(kid[:])), payload)
-			_, err := v.Verify(context.Background(), tok)
+			_, err := v.Verify(t.Context(), tok)
 			if !errors.Is(err, ErrUnknownKey) {
 				t.Errorf("got %v, want ErrUnknownKey", err)
 			}
@@ -146,7 +146,7 @@ func TestJWKSUnknownKidStorm(t *testing.T) {
 	before = srv.requests.Load()
 	for range 10 {
 		tok := vtSign(t, ed, vtHeader(EdDSA, "unknown"), payload)
-		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+		if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrUnknownKey) {
 			t.Errorf("got %v, want ErrUnknownKey", err)
 		}
 	}
@@ -185,14 +185,14 @@ func TestJWKSKeepsLastGoodSet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv.serve(http.StatusOK, good)
-			if err := v.Refresh(context.Background()); err != nil {
+			if err := v.Refresh(t.Context()); err != nil {
 				t.Fatalf("Refresh with the good set: %v", err)
 			}
 			srv.serve(tt.status, []byte(tt.doc))
-			if err := v.Refresh(context.Background()); !errors.Is(err, ErrJWKS) {
+			if err := v.Refresh(t.Context()); !errors.Is(err, ErrJWKS) {
 				t.Errorf("Refresh: got %v, want ErrJWKS", err)
 			}
-			_, err := v.Verify(context.Background(), tok)
+			_, err := v.Verify(t.Context(), tok)
 			switch {
 			case tt.keep && err != nil:
 				t.Errorf("Verify with the last good set: %v", err)
@@ -202,10 +202,10 @@ func TestJWKSKeepsLastGoodSet(t *testing.T) {
 		})
 	}
 	srv.serve(http.StatusOK, good)
-	if err := v.Refresh(context.Background()); err != nil {
+	if err := v.Refresh(t.Context()); err != nil {
 		t.Errorf("Refresh after recovery: %v", err)
 	}
-	if _, err := v.Verify(context.Background(), tok); err != nil {
+	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Errorf("Verify after recovery: %v", err)
 	}
 }
@@ -226,21 +226,21 @@ func TestJWKSRevocationBySetWithoutUsableKey(t *testing.T) {
 			srv := newJWKSServer(t, jwksOf(t, ed))
 			clock := &fakeClock{now: vtNow}
 			v := jwksVerifier(t, srv.URL, clock, func(o *VerifierOptions) { o.Algorithms = []Algorithm{EdDSA} })
-			if _, err := v.Verify(context.Background(), tok); err != nil {
+			if _, err := v.Verify(t.Context(), tok); err != nil {
 				t.Fatal(err)
 			}
 			srv.serve(http.StatusOK, doc)
-			if err := v.Refresh(context.Background()); !errors.Is(err, ErrJWKS) {
+			if err := v.Refresh(t.Context()); !errors.Is(err, ErrJWKS) {
 				t.Errorf("Refresh: got %v, want ErrJWKS (no usable key)", err)
 			}
-			if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+			if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrUnknownKey) {
 				t.Errorf("token of the unpublished key: got %v, want ErrUnknownKey", err)
 			}
 			// Publishing the key again restores it at the next forced
 			// refresh (one per JWKSMinRefresh).
 			srv.serve(http.StatusOK, jwksOf(t, ed))
 			clock.Advance(DefaultJWKSMinRefresh)
-			if _, err := v.Verify(context.Background(), tok); err != nil {
+			if _, err := v.Verify(t.Context(), tok); err != nil {
 				t.Errorf("after republishing: %v", err)
 			}
 		})
@@ -263,21 +263,21 @@ func TestJWKSMaxStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := vtMint(t, is, vtParams(1)) // valid for 15 min from now
-	if _, err := v.Verify(context.Background(), tok); err != nil {
+	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Errorf("at JWKSMaxStale: %v", err)
 	}
 	clock.Advance(time.Second)
-	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("past JWKSMaxStale with failing refreshes: got %v, want ErrUnknownKey", err)
 	}
 	// The server recovers: the next forced refresh (one per
 	// JWKSMinRefresh) confirms the set again.
 	srv.serve(http.StatusOK, good)
 	clock.Advance(DefaultJWKSMinRefresh)
-	if _, err := v.Verify(context.Background(), tok); err != nil {
+	if _, err := v.Verify(t.Context(), tok); err != nil {
 		t.Errorf("after a successful fetch: %v", err)
 	}
-	if _, err := NewVerifier(context.Background(), VerifierOptions{
+	if _, err := NewVerifier(t.Context(), VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
 		JWKSURL: srv.URL, JWKSMaxStale: -1, Roles: vtRoles(t), Kind: capability.KindInt64,
 	}); err == nil || !strings.Contains(err.Error(), "JWKSMaxStale") {
@@ -307,7 +307,7 @@ func TestJWKSRotation(t *testing.T) {
 	fresh := vtMint(t, is, vtParams(1))
 	// The first unknown kid refreshes at once.
 	for name, tok := range map[string]string{"old": old, "fresh": fresh} {
-		if _, err := v.Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Errorf("%s token after rotation: %v", name, err)
 		}
 	}
@@ -316,12 +316,12 @@ func TestJWKSRotation(t *testing.T) {
 	is.Rotate(k3)
 	publish()
 	third := vtMint(t, is, vtParams(1))
-	if _, err := v.Verify(context.Background(), third); !errors.Is(err, ErrUnknownKey) {
+	if _, err := v.Verify(t.Context(), third); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("within the refresh interval: got %v, want ErrUnknownKey", err)
 	}
 	clock.Advance(DefaultJWKSMinRefresh + time.Second)
 	for name, tok := range map[string]string{"old": old, "fresh": fresh, "third": third} {
-		if _, err := v.Verify(context.Background(), tok); err != nil {
+		if _, err := v.Verify(t.Context(), tok); err != nil {
 			t.Errorf("%s token after the interval: %v", name, err)
 		}
 	}
@@ -330,10 +330,10 @@ func TestJWKSRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish()
-	if err := v.Refresh(context.Background()); err != nil {
+	if err := v.Refresh(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(context.Background(), old); !errors.Is(err, ErrUnknownKey) {
+	if _, err := v.Verify(t.Context(), old); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("token of a removed key: got %v, want ErrUnknownKey", err)
 	}
 }
@@ -354,7 +354,7 @@ func TestJWKSConstruction(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newJWKSServer(t, []byte(tt.doc))
 			srv.serve(tt.status, []byte(tt.doc))
-			v, err := NewVerifier(context.Background(), VerifierOptions{
+			v, err := NewVerifier(t.Context(), VerifierOptions{
 				Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
 				JWKSURL: srv.URL, Roles: vtRoles(t), Kind: capability.KindInt64,
 			})
@@ -476,7 +476,7 @@ func TestJWKSTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	start := time.Now()
-	_, err := NewVerifier(context.Background(), VerifierOptions{
+	_, err := NewVerifier(t.Context(), VerifierOptions{
 		Issuer: vtIssuer, Audience: vtAudience, Algorithms: []Algorithm{EdDSA},
 		JWKSURL: srv.URL, HTTPClient: &http.Client{Timeout: 100 * time.Millisecond},
 		Roles: vtRoles(t), Kind: capability.KindInt64,
@@ -494,7 +494,7 @@ func TestJWKSUnknownKidCanceledContext(t *testing.T) {
 	ed := ring.byAlg[EdDSA]
 	srv := newJWKSServer(t, jwksOf(t, ed))
 	v := jwksVerifier(t, srv.URL, &fakeClock{now: vtNow}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	tok := vtSign(t, ed, vtHeader(EdDSA, "unknown"), vtClaims(t, vtParams(1), nil))
 	if _, err := v.Verify(ctx, tok); !errors.Is(err, ErrUnknownKey) {
@@ -507,7 +507,7 @@ func TestJWKSUnknownKidCanceledContext(t *testing.T) {
 	if err := v.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnknownKey) {
+	if _, err := v.Verify(t.Context(), tok); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("after Close: got %v, want ErrUnknownKey", err)
 	}
 }
@@ -521,7 +521,7 @@ func TestJWKSCanceledRequestKeepsForcedRefresh(t *testing.T) {
 	srv := newJWKSServer(t, jwksOf(t, ed))
 	v := jwksVerifier(t, srv.URL, &fakeClock{now: vtNow}, nil)
 	srv.serve(http.StatusOK, jwksOf(t, ed, es)) // rotation published
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	junk := vtSign(t, ed, vtHeader(EdDSA, "junk"), vtClaims(t, vtParams(1), nil))
 	for range 20 {
@@ -531,7 +531,7 @@ func TestJWKSCanceledRequestKeepsForcedRefresh(t *testing.T) {
 	}
 	before := srv.requests.Load()
 	newTok := vtMint(t, vtIssuerFor(t, es, ProfileDefault), vtParams(1))
-	if _, err := v.Verify(context.Background(), newTok); err != nil {
+	if _, err := v.Verify(t.Context(), newTok); err != nil {
 		t.Errorf("token of the newly published key: %v (fetches since: %d)", err, srv.requests.Load()-before)
 	}
 }
@@ -544,7 +544,7 @@ func TestJWKSForcedRefreshOutlivesCanceledRequest(t *testing.T) {
 	ed, es := ring.byAlg[EdDSA], ring.byAlg[ES256]
 	first := jwksOf(t, ed)
 	rotated := jwksOf(t, ed, es)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	var n atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -559,7 +559,7 @@ func TestJWKSForcedRefreshOutlivesCanceledRequest(t *testing.T) {
 	v := jwksVerifier(t, srv.URL, &fakeClock{now: vtNow}, nil)
 	newTok := vtMint(t, vtIssuerFor(t, es, ProfileDefault), vtParams(1))
 	_, _ = v.Verify(ctx, newTok)
-	if _, err := v.Verify(context.Background(), newTok); err != nil {
+	if _, err := v.Verify(t.Context(), newTok); err != nil {
 		t.Errorf("after a forced refresh whose request was canceled: %v (fetches %d)", err, n.Load())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/strictjson"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -146,17 +147,15 @@ func (m *ClaimMapping) clone() *ClaimMapping {
 // mappedGroups reads GroupsClaim: an array of group ids, each granted the
 // default role.
 func (d *claimsDecoder) mappedGroups() error {
-	s := &d.s
 	i, ok := d.findRole([]byte(d.o.mapping.DefaultRole))
 	if !ok {
 		return errUnknownRole // validate prevents this
 	}
 	role := d.o.roles.Name(i) // the hierarchy's own string
-	has, err := s.openArray()
-	if err != nil {
+	if d.s.Peek() != '[' {
 		return errWrongType
 	}
-	for has {
+	return d.s.Array(func() error {
 		if len(d.out.params.Grants) >= d.o.maxGrants {
 			return errTooMany
 		}
@@ -165,111 +164,84 @@ func (d *claimsDecoder) mappedGroups() error {
 			return err
 		}
 		d.out.params.Grants = append(d.out.params.Grants, capability.Grant{Group: g, Role: role})
-		if has, err = s.more(']'); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
-// mappedRoles walks the rest of RolesPath from the value at s.i, whose
+// mappedRoles walks the rest of RolesPath from the value at s.Pos, whose
 // container is at depth.
 func (d *claimsDecoder) mappedRoles(path []string, depth int) error {
 	if len(path) == 0 {
 		return d.roleEntries()
 	}
 	s := &d.s
-	if depth+1 > s.maxDepth {
-		return errDepth
+	if depth+1 > s.MaxDepth {
+		return strictjson.ErrDepth
 	}
-	has, err := s.openObject()
-	if err != nil {
+	if s.Peek() != '{' {
 		return errWrongType
 	}
-	var keys keyList
-	for has {
-		s.ws()
-		k, err := s.key()
-		if err != nil {
-			return err
-		}
-		if !keys.add(k) {
-			return errDupKey
-		}
-		if err := s.colon(); err != nil {
-			return err
-		}
+	return s.Object(func(k []byte) error {
 		if string(k) == path[0] {
-			err = d.mappedRoles(path[1:], depth+1)
-		} else {
-			err = s.skipValue(depth + 1)
+			return d.mappedRoles(path[1:], depth+1)
 		}
-		if err != nil {
-			return err
-		}
-		if has, err = s.more('}'); err != nil {
-			return err
-		}
-	}
-	return nil
+		return s.SkipValue(depth + 1)
+	})
 }
 
 // roleEntries reads the array at the end of RolesPath.
 func (d *claimsDecoder) roleEntries() error {
 	s := &d.s
-	m := d.o.mapping
-	has, err := s.openArray()
-	if err != nil {
+	if s.Peek() != '[' {
 		return errWrongType
 	}
-	for has {
-		switch s.peek() {
-		case '"':
-			raw, esc, err := s.str()
-			if err != nil {
-				return err
-			}
-			if esc {
-				raw = unescape(nil, raw)
-			}
-			if m.AdminRole != "" && string(raw) == m.AdminRole {
-				d.out.params.Admin = true
-				break
-			}
-			i := bytes.IndexByte(raw, ':')
-			if i < 0 {
-				if m.IgnoreOtherRoles {
-					break
-				}
-				return errUnknownRole
-			}
-			role, ok := d.lookupRole(raw[:i])
-			if !ok {
-				return errUnknownRole
-			}
-			g, err := parseGroupBytes(d.o.kind, raw[i+1:], false)
-			if err != nil {
-				return err
-			}
-			if len(d.out.params.Grants) >= d.o.maxGrants {
-				return errTooMany
-			}
-			d.out.params.Grants = append(d.out.params.Grants, capability.Grant{Group: g, Role: role})
-		case '{':
-			if len(d.out.params.Grants) >= d.o.maxGrants {
-				return errTooMany
-			}
-			g, err := d.grantObject(true)
-			if err != nil {
-				return err
-			}
-			d.out.params.Grants = append(d.out.params.Grants, g)
-		default:
-			return errWrongType
-		}
-		if has, err = s.more(']'); err != nil {
+	return s.Array(d.roleEntry)
+}
+
+// roleEntry reads one entry of the array at the end of RolesPath.
+func (d *claimsDecoder) roleEntry() error {
+	s := &d.s
+	m := d.o.mapping
+	switch s.Peek() {
+	case '"':
+		raw, err := s.Bytes()
+		if err != nil {
 			return err
 		}
+		if m.AdminRole != "" && string(raw) == m.AdminRole {
+			d.out.params.Admin = true
+			return nil
+		}
+		i := bytes.IndexByte(raw, ':')
+		if i < 0 {
+			if m.IgnoreOtherRoles {
+				return nil
+			}
+			return errUnknownRole
+		}
+		role, ok := d.lookupRole(raw[:i])
+		if !ok {
+			return errUnknownRole
+		}
+		g, err := parseGroupBytes(d.o.kind, raw[i+1:], false)
+		if err != nil {
+			return err
+		}
+		if len(d.out.params.Grants) >= d.o.maxGrants {
+			return errTooMany
+		}
+		d.out.params.Grants = append(d.out.params.Grants, capability.Grant{Group: g, Role: role})
+		return nil
+	case '{':
+		if len(d.out.params.Grants) >= d.o.maxGrants {
+			return errTooMany
+		}
+		g, err := d.grantObject(true)
+		if err != nil {
+			return err
+		}
+		d.out.params.Grants = append(d.out.params.Grants, g)
+		return nil
 	}
-	return nil
+	return errWrongType
 }

@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -133,7 +132,7 @@ func vtVerifierFor(tb testing.TB, mod func(*VerifierOptions), keys ...*SigningKe
 	if mod != nil {
 		mod(&opts)
 	}
-	v, err := NewVerifier(context.Background(), opts)
+	v, err := NewVerifier(tb.Context(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -29,7 +28,7 @@ func TestVerifyRoundTrip(t *testing.T) {
 				p := vtParams(5)
 				p.Admin = true
 				tok := vtMint(t, is, p)
-				c, err := v.Verify(context.Background(), tok)
+				c, err := v.Verify(t.Context(), tok)
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
@@ -304,7 +303,7 @@ func TestVerifyAttacks(t *testing.T) {
 		}
 		seen[tt.name] = true
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := verifiers[tt.v].Verify(context.Background(), tt.token)
+			c, err := verifiers[tt.v].Verify(t.Context(), tt.token)
 			if c != nil {
 				t.Errorf("got a capability for %s", c.Subject())
 			}
@@ -340,7 +339,7 @@ func TestVerifyAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := v.Verify(context.Background(), tt.token)
+			c, err := v.Verify(t.Context(), tt.token)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -365,7 +364,7 @@ func TestES256HighS(t *testing.T) {
 	s.Sub(es.pub.key.(*ecdsa.PublicKey).Curve.Params().N, s)
 	s.FillBytes(sig[32:])
 	twin := p[0] + "." + p[1] + "." + b64.EncodeToString(sig)
-	if _, err := v.Verify(context.Background(), twin); err != nil {
+	if _, err := v.Verify(t.Context(), twin); err != nil {
 		t.Fatalf("high-s twin: %v", err)
 	}
 }
@@ -376,7 +375,7 @@ func TestTokenErrorFields(t *testing.T) {
 	v := vtVerifierFor(t, nil, ed)
 	at := func(d time.Duration) json.Number { return json.Number(itoa(vtNow.Add(d).Unix())) }
 	expired := vtSign(t, ed, vtHeader(EdDSA, ed.kid), vtClaims(t, vtParams(1), func(m map[string]any) { m["iat"], m["exp"] = at(-2*time.Hour), at(-time.Hour) }))
-	_, err := v.Verify(context.Background(), expired)
+	_, err := v.Verify(t.Context(), expired)
 	var te *TokenError
 	if !errors.As(err, &te) {
 		t.Fatalf("got %v, want *TokenError", err)
@@ -385,7 +384,7 @@ func TestTokenErrorFields(t *testing.T) {
 		t.Errorf("got KeyID %q Subject %q, want %q and user-42 (signature verified)", te.KeyID, te.Subject, ed.kid)
 	}
 	forged := vtSign(t, ring.other[EdDSA], vtHeader(EdDSA, ed.kid), vtClaims(t, vtParams(1), nil))
-	_, err = v.Verify(context.Background(), forged)
+	_, err = v.Verify(t.Context(), forged)
 	if !errors.As(err, &te) {
 		t.Fatalf("got %v, want *TokenError", err)
 	}
@@ -441,7 +440,7 @@ func TestNewVerifierOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := base()
 			tt.edit(&o)
-			v, err := NewVerifier(context.Background(), o)
+			v, err := NewVerifier(t.Context(), o)
 			if err == nil {
 				t.Fatalf("NewVerifier: got %v, nil; want an error naming %s", v, tt.field)
 			}
@@ -450,7 +449,7 @@ func TestNewVerifierOptions(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewVerifier(context.Background(), base()); err != nil {
+	if _, err := NewVerifier(t.Context(), base()); err != nil {
 		t.Fatalf("base options: %v", err)
 	}
 }
@@ -465,7 +464,7 @@ func TestVerifyConcurrent(t *testing.T) {
 		go func() {
 			var err error
 			for range 20 {
-				if _, err = v.Verify(context.Background(), tok); err != nil {
+				if _, err = v.Verify(t.Context(), tok); err != nil {
 					break
 				}
 			}
@@ -481,7 +480,7 @@ func TestVerifyConcurrent(t *testing.T) {
 
 func TestNilVerifier(t *testing.T) {
 	var v *Verifier
-	c, err := v.Verify(context.Background(), "x.y.z")
+	c, err := v.Verify(t.Context(), "x.y.z")
 	if c != nil || !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("nil verifier: got %v, %v; want nothing and ErrInvalidToken", c, err)
 	}
@@ -501,7 +500,7 @@ func TestVerifierKeepsMappingCopy(t *testing.T) {
 		c["other"] = []any{"8"}
 		c["evil"] = map[string]any{"roles": []any{"admin:9"}}
 	})
-	c, err := v.Verify(context.Background(), vtSign(t, k, vtHeader(EdDSA, k.KeyID()), payload))
+	c, err := v.Verify(t.Context(), vtSign(t, k, vtHeader(EdDSA, k.KeyID()), payload))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -57,7 +56,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add(`{"protected":"","payload":"","signature":""}`)
 	f.Fuzz(func(t *testing.T, token string) {
 		for _, v := range []*Verifier{asym, sym} {
-			c, err := v.Verify(context.Background(), token)
+			c, err := v.Verify(t.Context(), token)
 			if err == nil {
 				if c == nil {
 					t.Fatal("nil capability without error")
@@ -152,7 +151,7 @@ func FuzzVerifySigned(f *testing.F) {
 	f.Add(vtHeader(EdDSA, ed.kid), []byte(`{"sub":"a","iss":"`+vtIssuer+`","aud":"`+vtAudience+`","exp":`+itoa(vtNow.Add(time.Hour).Unix())+`,"grants":{"member":[1,2,3]}}`))
 	f.Fuzz(func(t *testing.T, header, payload []byte) {
 		tok := vtSign(t, ed, header, payload)
-		c, err := v.Verify(context.Background(), tok)
+		c, err := v.Verify(t.Context(), tok)
 		if err != nil {
 			if c != nil {
 				t.Fatal("capability with an error")

@@ -1,100 +1,99 @@
 package token
 
 import (
-	"context"
-	"os"
+	"slices"
 	"testing"
 	"time"
 )
 
-// TestVerifyOverFloor measures the Verify/SignatureFloor ratios of the
-// benchmark cases robustly on a busy machine: it alternates small batches of
-// Verify and of the bare signature check on the same token and keeps the
-// fastest batch of each, so that interference from other processes (which
-// only ever adds time) affects both sides alike. It is a measurement, not a
-// timed test: it runs only with KEYHOLE_VERIFY_RATIO=1 and never fails on
-// the numbers.
+// Ratio benchmarks: each iteration runs the measured function and its
+// baseline once each, alternately, and times each call, so that whatever
+// else the machine is doing affects both sides alike. They report the
+// ratio of the medians as a custom metric (b.ReportMetric), which is what
+// to compare across runs and commits; ns/op is the time of one whole
+// iteration (all functions). Run them with a fixed count of iterations:
 //
-//	KEYHOLE_VERIFY_RATIO=1 go test -run TestVerifyOverFloor -v ./capability/
-func TestVerifyOverFloor(t *testing.T) {
-	if os.Getenv("KEYHOLE_VERIFY_RATIO") == "" {
-		t.Skip("set KEYHOLE_VERIFY_RATIO=1 to measure")
+//	go test -run '^$' -bench 'Ratio' -benchtime 2000x ./capability/token
+
+// alternate runs each of fns once per iteration, in order, b.N times, and
+// returns the median time of each.
+func alternate(b *testing.B, fns ...func()) []time.Duration {
+	b.Helper()
+	times := make([][]time.Duration, len(fns))
+	for i := range times {
+		times[i] = make([]time.Duration, 0, b.N)
 	}
-	cases := benchCases(t)
-	const rounds, batch = 60, 10
-	for _, bc := range cases {
-		v := vtVerifierFor(t, func(o *VerifierOptions) { o.MaxTokenSize = 1 << 20 }, bc.k)
-		check := floorCheck(t, bc.k, bc.token)
-		ctx := context.Background()
-		best := func(f func()) time.Duration {
+	b.ResetTimer()
+	for range b.N {
+		for i, f := range fns {
 			start := time.Now()
-			for range batch {
-				f()
-			}
-			return time.Since(start) / batch
+			f()
+			times[i] = append(times[i], time.Since(start))
 		}
-		minV, minF := time.Duration(1<<62), time.Duration(1<<62)
-		for range rounds {
-			if d := best(func() {
-				if _, err := v.Verify(ctx, bc.token); err != nil {
-					t.Fatal(err)
-				}
-			}); d < minV {
-				minV = d
-			}
-			if d := best(func() {
-				if !check() {
-					t.Fatal("floor does not verify")
-				}
-			}); d < minF {
-				minF = d
-			}
-		}
-		t.Logf("%-28s %6d B  verify %9v  floor %9v  ratio %.2fx", bc.name, len(bc.token), minV, minF, float64(minV)/float64(minF))
+	}
+	b.StopTimer()
+	med := make([]time.Duration, len(fns))
+	for i, ts := range times {
+		slices.Sort(ts)
+		med[i] = ts[len(ts)/2]
+	}
+	return med
+}
+
+func ratio(a, base time.Duration) float64 { return float64(a) / float64(base) }
+
+// BenchmarkVerifyRatio reports Verify over the bare signature check of the
+// same token (BenchmarkSignatureFloor) as "x-floor".
+func BenchmarkVerifyRatio(b *testing.B) {
+	for _, bc := range benchCases(b) {
+		b.Run(bc.name, func(b *testing.B) {
+			v := vtVerifierFor(b, func(o *VerifierOptions) { o.MaxTokenSize = 1 << 20 }, bc.k)
+			check := floorCheck(b, bc.k, bc.token)
+			ctx := b.Context()
+			med := alternate(b,
+				func() {
+					if _, err := v.Verify(ctx, bc.token); err != nil {
+						b.Fatal(err)
+					}
+				},
+				func() {
+					if !check() {
+						b.Fatal("floor does not verify")
+					}
+				})
+			b.ReportMetric(ratio(med[0], med[1]), "x-floor")
+			b.ReportMetric(float64(med[1].Nanoseconds()), "floor-ns")
+		})
 	}
 }
 
-// TestSignaturePathOverFloor compares, like TestVerifyOverFloor, the
-// signature checks considered for Verify on the 3-grant tokens (see
-// BenchmarkSignaturePath), interleaved, fastest batch of each.
-//
-//	KEYHOLE_VERIFY_RATIO=1 go test -run TestSignaturePathOverFloor -v ./capability/
-func TestSignaturePathOverFloor(t *testing.T) {
-	if os.Getenv("KEYHOLE_VERIFY_RATIO") == "" {
-		t.Skip("set KEYHOLE_VERIFY_RATIO=1 to measure")
-	}
-	ring := vtKeys(t)
+// BenchmarkSignaturePathRatio reports, on the tokens with 3 grants, each of
+// the signature checks considered for Verify (see BenchmarkSignaturePath)
+// and the whole Verify over the bare signature check, as "x-floor".
+func BenchmarkSignaturePathRatio(b *testing.B) {
+	ring := vtKeys(b)
 	for _, alg := range []Algorithm{EdDSA, ES256, RS256} {
 		k := ring.byAlg[alg]
-		tok := vtMint(t, vtIssuerFor(t, k, ProfileDefault), vtParams(3))
-		v := vtVerifierFor(t, nil, k)
-		floor := floorCheck(t, k, tok)
-		paths := signaturePaths(t, k, tok)
-		paths = append(paths, signaturePath{"Verify (whole)", func() bool { _, err := v.Verify(context.Background(), tok); return err == nil }})
-		mins := make([]time.Duration, len(paths))
-		minF := time.Duration(1 << 62)
-		for i := range mins {
-			mins[i] = 1 << 62
-		}
-		const rounds, batch = 40, 10
-		run := func(f func() bool) time.Duration {
-			start := time.Now()
-			for range batch {
-				if !f() {
-					t.Fatal("does not verify")
-				}
-			}
-			return time.Since(start) / batch
-		}
-		for range rounds {
-			minF = min(minF, run(floor))
-			for i, p := range paths {
-				mins[i] = min(mins[i], run(p.f))
-			}
-		}
-		t.Logf("%s floor %v", alg, minF)
-		for i, p := range paths {
-			t.Logf("%s %-22s %9v  %.2fx floor", alg, p.name, mins[i], float64(mins[i])/float64(minF))
+		tok := vtMint(b, vtIssuerFor(b, k, ProfileDefault), vtParams(3))
+		v := vtVerifierFor(b, nil, k)
+		paths := signaturePaths(b, k, tok)
+		paths = append(paths, signaturePath{"Verify", func() bool { _, err := v.Verify(b.Context(), tok); return err == nil }})
+		floor := floorCheck(b, k, tok)
+		for _, p := range paths {
+			b.Run(string(alg)+"/"+p.name, func(b *testing.B) {
+				med := alternate(b,
+					func() {
+						if !p.f() {
+							b.Fatal("does not verify")
+						}
+					},
+					func() {
+						if !floor() {
+							b.Fatal("floor does not verify")
+						}
+					})
+				b.ReportMetric(ratio(med[0], med[1]), "x-floor")
+			})
 		}
 	}
 }
