@@ -2,9 +2,6 @@ package token
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -286,13 +283,15 @@ func (s *jwksSource) close() error {
 // set is parsed with jwk.WithIgnoreParseError, so that one key jwx refuses
 // (say, a 1024-bit RSA key) drops that key, not the whole set; a document
 // that is not JSON still fails and keeps the last good set. keysFromSet
-// skips keys that are not for signatures ("use" other than "sig", or
-// "key_ops" without "verify"), symmetric keys, keys of an algorithm that is
-// not pinned, and keys that fail validation; a key id that appears more
-// than once is dropped altogether. A key without "alg" gets the one
-// algorithm keyhole supports for its type (RSA: RS256, EC P-256: ES256,
-// OKP Ed25519: EdDSA). It is an error if no key remains (the document is
-// installed all the same, with no key: see jwksSource).
+// applies the rules of ParsePublicJWK to each key and skips those it
+// refuses: keys that are not for signatures ("use" other than "sig", or
+// "key_ops" without "verify"), symmetric and private keys, keys that fail
+// validation (sizes, curve, the ROCA fingerprint), and keys of an algorithm
+// that is not pinned; a key id that appears more than once is dropped
+// altogether. A key without "alg" gets the algorithm ParsePublicJWK gives
+// it (RSA: RS256, ECDSA: by its curve, Ed25519: EdDSA). It is an error if
+// no key remains (the document is installed all the same, with no key: see
+// jwksSource).
 func keysFromSet(set jwk.Set, pinned algSet) (*keySet, error) {
 	var keys []PublicKey
 	seen := make(map[string]int)
@@ -306,35 +305,8 @@ func keysFromSet(set jwk.Set, pinned algSet) (*keySet, error) {
 			continue
 		}
 		seen[kid]++
-		if use, ok := jk.KeyUsage(); ok && use != string(jwk.ForSignature) {
-			continue
-		}
-		if ops, ok := jk.KeyOps(); ok && !slices.Contains(ops, jwk.KeyOpVerify) {
-			continue
-		}
-		var raw any
-		if err := jwk.Export(jk, &raw); err != nil {
-			continue
-		}
-		var alg Algorithm
-		switch raw.(type) {
-		case ed25519.PublicKey:
-			alg = EdDSA
-		case *ecdsa.PublicKey:
-			alg = ES256 // NewPublicKey checks the curve
-		case *rsa.PublicKey:
-			alg = RS256
-		default:
-			continue // symmetric, private or unsupported key
-		}
-		if a, ok := jk.Algorithm(); ok && a.String() != string(alg) {
-			continue
-		}
-		if !pinned.has(alg) {
-			continue
-		}
-		pk, err := NewPublicKey(alg, kid, raw)
-		if err != nil {
+		pk, err := publicKeyFromJWK(jk)
+		if err != nil || !pinned.has(pk.alg) {
 			continue
 		}
 		keys = append(keys, pk)

@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/sha512"
 )
 
 // Signature verification.
@@ -33,13 +34,22 @@ import (
 // and tested in one place, with no allocation for EdDSA and RS256:
 //
 //   - the signature has exactly the length of the algorithm (64 bytes for
-//     EdDSA and ES256, the modulus size for RS256, 32 bytes for HS256);
-//   - ES256 is r||s of 32 bytes each (RFC 7518 §3.4), converted to a minimal
-//     DER encoding for ecdsa.VerifyASN1, which also rejects r or s of zero or
-//     not below the group order. A DER or other-length signature never
-//     verifies. (The high-s twin (r, n-s) of a valid signature is valid
-//     ECDSA and is accepted, as in every JOSE library; tokens are therefore
-//     not unique strings, and replay detection must key on jti.)
+//     EdDSA and ES256, 96 for ES384, 132 for ES512, the modulus size for
+//     RS256, RS384, RS512, PS256, PS384 and PS512, 32 bytes for HS256);
+//   - ES256, ES384 and ES512 are r||s of 32, 48 and 66 bytes each (RFC 7518
+//     §3.4), converted to a minimal DER encoding for ecdsa.VerifyASN1, which
+//     also rejects r or s of zero or not below the group order. A DER or
+//     other-length signature never verifies. (The high-s twin (r, n-s) of
+//     a valid signature is valid ECDSA and is accepted, as in every JOSE
+//     library; tokens are therefore not unique strings, and replay
+//     detection must key on jti.)
+//   - PS256, PS384 and PS512 are checked by rsa.VerifyPSS with MGF1 on the
+//     same hash and a salt exactly as long as the hash
+//     (rsa.PSSSaltLengthEqualsHash), as RFC 7518 §3.5 requires. The
+//     standard library's PSSSaltLengthAuto, which accepts any salt length,
+//     is not used: a signature with another salt length is refused (every
+//     JOSE library we know of, jwx and go-jose included, signs with the
+//     hash length).
 //   - HS256 compares MACs in constant time (hmac.Equal).
 func verifySignature(k PublicKey, signingInput, sig []byte) bool {
 	switch k.alg {
@@ -58,6 +68,19 @@ func verifySignature(k PublicKey, signingInput, sig []byte) bool {
 		}
 		digest := sha256.Sum256(signingInput)
 		return ecdsa.VerifyASN1(pub, digest[:], d)
+	case ES384, ES512:
+		pub := k.key.(*ecdsa.PublicKey)
+		info := algInfos[k.alg]
+		if len(sig) != 2*info.half {
+			return false
+		}
+		var der [maxECDER]byte
+		d, ok := rsToDER(der[:0], sig[:info.half], sig[info.half:])
+		if !ok {
+			return false
+		}
+		var buf [sha512.Size]byte
+		return ecdsa.VerifyASN1(pub, digest(&buf, info.hash, signingInput), d)
 	case RS256:
 		pub := k.key.(*rsa.PublicKey)
 		if len(sig) != pub.Size() {
@@ -65,6 +88,18 @@ func verifySignature(k PublicKey, signingInput, sig []byte) bool {
 		}
 		digest := sha256.Sum256(signingInput)
 		return rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) == nil
+	case RS384, RS512, PS256, PS384, PS512:
+		pub := k.key.(*rsa.PublicKey)
+		if len(sig) != pub.Size() {
+			return false
+		}
+		info := algInfos[k.alg]
+		var buf [sha512.Size]byte
+		d := digest(&buf, info.hash, signingInput)
+		if info.pss {
+			return rsa.VerifyPSS(pub, info.hash, d, sig, pssOptions(info.hash)) == nil
+		}
+		return rsa.VerifyPKCS1v15(pub, info.hash, d, sig) == nil
 	case HS256:
 		if len(sig) != sha256.Size {
 			return false
@@ -77,16 +112,54 @@ func verifySignature(k PublicKey, signingInput, sig []byte) bool {
 	return false
 }
 
+// maxECDER is the longest DER signature rsToDER writes: for P-521, a
+// SEQUENCE with a long-form length of two INTEGERs of up to 67 bytes.
+const maxECDER = 3 + 2*(2+67)
+
+// The PSS options, one per hash, shared and never modified: the salt is
+// exactly as long as the hash.
+var (
+	pss256 = &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}
+	pss384 = &rsa.PSSOptions{Hash: crypto.SHA384, SaltLength: rsa.PSSSaltLengthEqualsHash}
+	pss512 = &rsa.PSSOptions{Hash: crypto.SHA512, SaltLength: rsa.PSSSaltLengthEqualsHash}
+)
+
+func pssOptions(h crypto.Hash) *rsa.PSSOptions {
+	switch h {
+	case crypto.SHA384:
+		return pss384
+	case crypto.SHA512:
+		return pss512
+	}
+	return pss256
+}
+
+// digest hashes in with h (SHA-256, SHA-384 or SHA-512) into buf and
+// returns the digest.
+func digest(buf *[sha512.Size]byte, h crypto.Hash, in []byte) []byte {
+	switch h {
+	case crypto.SHA256:
+		s := sha256.Sum256(in)
+		return buf[:copy(buf[:], s[:])]
+	case crypto.SHA384:
+		s := sha512.Sum384(in)
+		return buf[:copy(buf[:], s[:])]
+	default:
+		*buf = sha512.Sum512(in)
+		return buf[:]
+	}
+}
+
 // sigLen returns the exact signature length of k's algorithm.
 func sigLen(k PublicKey) int {
-	switch k.alg {
-	case EdDSA:
+	switch k.alg.family() {
+	case familyEd25519:
 		return ed25519.SignatureSize
-	case ES256:
-		return 64
-	case RS256:
+	case familyEC:
+		return 2 * algInfos[k.alg].half
+	case familyRSA:
 		return k.key.(*rsa.PublicKey).Size()
-	case HS256:
+	case familyHMAC:
 		return sha256.Size
 	}
 	return 0
@@ -106,7 +179,11 @@ func rsToDER(dst, r, s []byte) ([]byte, bool) {
 	if s[0]&0x80 != 0 {
 		sl++
 	}
-	dst = append(dst, 0x30, byte(2+rl+2+sl))
+	if n := 2 + rl + 2 + sl; n < 0x80 {
+		dst = append(dst, 0x30, byte(n))
+	} else {
+		dst = append(dst, 0x30, 0x81, byte(n)) // P-384 and P-521: n ≤ 138
+	}
 	dst = appendDERInt(dst, r, rl)
 	dst = appendDERInt(dst, s, sl)
 	return dst, true

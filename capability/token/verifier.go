@@ -93,7 +93,7 @@ type VerifierOptions struct {
 // three strict base64url parts; the protected header (only alg, kid and typ
 // "JWT"; alg pinned; kid known, after at most one JWKS refresh per
 // JWKSMinRefresh; alg equal to the key's algorithm); the signature; the
-// claims (strict JSON, exp required); the times (exp, nbf, iat with Skew;
+// claims (strict JSON, exp and a non-empty sub required); the times (exp, nbf, iat with Skew;
 // lifetime); iss; aud; the grants (MaxGrants, known roles, group kind).
 // Every error is a *TokenError that wraps ErrInvalidToken and one reason.
 type Verifier struct {
@@ -334,6 +334,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	now := v.now()
 	if p.Expiry.IsZero() {
 		return fail(ErrClaims, "no exp")
+	}
+	if p.Subject == "" {
+		// A capability belongs to someone: a token without "sub" (or with
+		// an empty one) names no one to hold it, log or revoke.
+		return fail(ErrClaims, "no sub")
 	}
 	if !now.Before(p.Expiry.Add(v.skew)) {
 		return fail(ErrExpired, "")
