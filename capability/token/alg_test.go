@@ -411,4 +411,3 @@ func TestAlgBits(t *testing.T) {
 		t.Error("algBit(none) != 0")
 	}
 }
-

@@ -65,8 +65,12 @@ func TestMintRejects(t *testing.T) {
 		{"lifetime over MaxTTL", func(p *capability.Params) { p.Expiry = vtNow.Add(DefaultMaxTTL + time.Second) }},
 		{"no audience", func(p *capability.Params) { p.Audience = nil }},
 		{"empty audience", func(p *capability.Params) { p.Audience = []string{""} }},
-		{"unknown role", func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.Int64Group(1), Role: "owner"}} }},
-		{"wrong group kind", func(p *capability.Params) { p.Grants = []capability.Grant{{Group: capability.TextGroup("a"), Role: "member"}} }},
+		{"unknown role", func(p *capability.Params) {
+			p.Grants = []capability.Grant{{Group: capability.Int64Group(1), Role: "owner"}}
+		}},
+		{"wrong group kind", func(p *capability.Params) {
+			p.Grants = []capability.Grant{{Group: capability.TextGroup("a"), Role: "member"}}
+		}},
 		{"too many grants", func(p *capability.Params) { p.Grants = vtGrants(capability.MaxGrantsDefault + 1) }},
 	}
 	for _, tt := range tests {
