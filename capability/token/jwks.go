@@ -92,15 +92,8 @@ func (t jwksTransformer) Transform(_ context.Context, res *http.Response) (*jwks
 }
 
 func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now func() time.Time) (*jwksSource, error) {
-	u, err := url.Parse(opts.JWKSURL)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return nil, errors.New("token: VerifierOptions.JWKSURL is not an absolute URL")
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return nil, errors.New("token: VerifierOptions.JWKSURL must be https (http only for loopback hosts)")
+	if _, err := fetchURL(opts.JWKSURL); err != nil {
+		return nil, fmt.Errorf("token: VerifierOptions.JWKSURL %w", err)
 	}
 	minRefresh := opts.JWKSMinRefresh
 	if minRefresh == 0 {
@@ -114,16 +107,7 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 	if maxStale == 0 {
 		maxStale = DefaultJWKSMaxStale
 	}
-	hc := &http.Client{}
-	if opts.HTTPClient != nil {
-		*hc = *opts.HTTPClient // a copy: the caller's client is not changed
-	}
-	if hc.Timeout == 0 {
-		hc.Timeout = DefaultJWKSTimeout
-	}
-	timeout := hc.Timeout
-	// jwx's redirect policy on top: no https->http downgrade, at most 5.
-	hc = jwk.WrapHTTPClientDefaults(hc)
+	hc, timeout := fetchClient(opts.HTTPClient)
 	client := &capClient{c: hc, max: maxBody}
 	target := opts.JWKSURL
 	// Errors of background fetches; only the first fetch's is read, below.
@@ -192,6 +176,38 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 		return nil, fmt.Errorf("%w: first fetch of VerifierOptions.JWKSURL: %w", ErrJWKS, err)
 	}
 	return s, nil
+}
+
+// fetchClient returns the HTTP client of the JWKS and discovery fetches: a
+// copy of c (the caller's client is not changed; nil means a default one)
+// with a timeout of DefaultJWKSTimeout if it has none, and jwx's redirect
+// policy on top (no https->http downgrade, at most 5 redirects).
+func fetchClient(c *http.Client) (*http.Client, time.Duration) {
+	hc := &http.Client{}
+	if c != nil {
+		*hc = *c
+	}
+	if hc.Timeout == 0 {
+		hc.Timeout = DefaultJWKSTimeout
+	}
+	return jwk.WrapHTTPClientDefaults(hc), hc.Timeout
+}
+
+// fetchURL parses raw as the absolute URL of a key set or discovery
+// document: https, or http for a loopback host only; no user info, no
+// fragment.
+func fetchURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, errors.New("is not an absolute URL")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		return nil, errors.New("must be https (http only for loopback hosts)")
+	}
+	return u, nil
 }
 
 type errSinkFunc func(error)

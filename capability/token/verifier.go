@@ -50,7 +50,29 @@ type VerifierOptions struct {
 	// dropped too (fail closed) until a fetch succeeds. The first fetch, in
 	// NewVerifier, must succeed and hold a usable key.
 	JWKSURL string
-	// HTTPClient fetches JWKSURL (default: a client with a 10 s timeout).
+	// Discovery reads the JWKS URL from the OpenID Connect discovery
+	// document of Issuer (OpenID Connect Discovery 1.0) instead of JWKSURL:
+	// NewVerifier fetches <Issuer>/.well-known/openid-configuration (a
+	// trailing "/" of Issuer removed first), within ctx and HTTPClient's
+	// timeout, under the rules of JWKSURL: https, or http for a loopback
+	// host only, no https->http redirect, a body of at most
+	// MaxDiscoveryBody bytes. The document must be one strict JSON object
+	// whose "issuer" is a string equal to Issuer byte for byte (no
+	// trailing-slash or case normalisation: a provider that names itself
+	// differently is not this issuer) and whose "jwks_uri" is a string
+	// obeying the rules of JWKSURL. That URL is then used exactly as
+	// JWKSURL is, with the same cache, refresh, rotation and staleness
+	// rules. Any failure is an error wrapping ErrDiscovery.
+	//
+	// The document is read once, by NewVerifier: a provider that moves its
+	// jwks_uri needs a new Verifier. Nothing else in it is used.
+	//
+	// Discovery is a switch, not a URL of its own, so that the document is
+	// always the one of the issuer whose tokens are accepted: there is no
+	// second URL to keep in step with Issuer. Exactly one of Keys, JWKSURL
+	// and Discovery is set.
+	Discovery bool
+	// HTTPClient fetches JWKSURL and the discovery document (default: a client with a 10 s timeout).
 	// A client without a timeout gets one; redirects that downgrade https
 	// to http are refused.
 	HTTPClient *http.Client
@@ -112,7 +134,9 @@ type Verifier struct {
 	maxGrants    int
 }
 
-// NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
+// NewVerifier checks opts and returns a verifier. With Discovery it first
+// fetches the issuer's discovery document, within ctx, for the JWKS URL.
+// With JWKSURL (or Discovery) it fetches
 // the key set once, within ctx, and fails if that fetch fails or yields no
 // usable key; later refreshes run in the background until Close. A failed
 // refresh keeps the last good set (for at most JWKSMaxStale); a fetched
@@ -141,10 +165,12 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		return nil, errors.New("token: VerifierOptions.Roles is required")
 	case !opts.Kind.Valid():
 		return nil, errors.New("token: VerifierOptions.Kind is required")
-	case len(opts.Keys) == 0 && opts.JWKSURL == "":
-		return nil, errors.New("token: VerifierOptions.Keys or VerifierOptions.JWKSURL is required")
+	case len(opts.Keys) == 0 && opts.JWKSURL == "" && !opts.Discovery:
+		return nil, errors.New("token: VerifierOptions.Keys, VerifierOptions.JWKSURL or VerifierOptions.Discovery is required")
 	case len(opts.Keys) > 0 && opts.JWKSURL != "":
 		return nil, errors.New("token: set VerifierOptions.Keys or VerifierOptions.JWKSURL, not both")
+	case opts.Discovery && (len(opts.Keys) > 0 || opts.JWKSURL != ""):
+		return nil, errors.New("token: VerifierOptions.Discovery excludes Keys and JWKSURL")
 	case opts.Skew < 0:
 		return nil, errors.New("token: VerifierOptions.Skew is negative")
 	case opts.MaxLifetime < 0:
@@ -203,6 +229,13 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	}
 	if sym {
 		return nil, errors.New("token: VerifierOptions.JWKSURL: HS256 secrets are never read from a JWKS URL")
+	}
+	if opts.Discovery {
+		u, err := discoverJWKSURL(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		opts.JWKSURL = u
 	}
 	src, err := newJWKSSource(ctx, opts, v.algs, v.now)
 	if err != nil {
