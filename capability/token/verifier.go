@@ -35,9 +35,13 @@ type VerifierOptions struct {
 	Keys []PublicKey
 	// JWKSURL is the https URL of a JSON Web Key Set kept fresh through
 	// httprc v3, as jwx's jwk.Cache does (plain http is accepted for
-	// loopback hosts only). Keys of the set are validated like static keys;
-	// keys whose "use" is not "sig", whose alg is not pinned, or which are
-	// symmetric are skipped.
+	// loopback hosts only). Each key of the set is read as ParsePublicJWK
+	// reads one, and skipped when ParsePublicJWK would refuse it (an
+	// encryption key: "use" other than "sig" or "key_ops" without "verify";
+	// a symmetric or private key; a key that fails validation, such as an
+	// RSA modulus with the ROCA fingerprint) or when its algorithm is not
+	// pinned. An RSA key without "alg" is taken as RS256: a provider that
+	// signs RS384, RS512 or PS* with it must publish "alg".
 	//
 	// The set in force follows one rule. A fetch that fails before a
 	// document is read (network error, HTTP status other than 200, body
