@@ -124,8 +124,8 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 // Expiry means now+TTL; an expiry not after now, or a lifetime over MaxTTL, is
 // an error. p must have at least one audience (a token for every audience is
 // not minted). A token without a Subject is minted, but a Verifier refuses
-// it (ErrClaims): set one. The grants are validated through New, so a token is never
-// minted for a capability that could not be built.
+// it (ErrClaims): set one. The grants are validated through New, so a token
+// is never minted for a capability that could not be built.
 func (is *Issuer) Mint(p capability.Params) (string, error) {
 	now := is.now().Truncate(time.Second)
 	p.Issuer = is.iss

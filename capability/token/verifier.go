@@ -76,9 +76,9 @@ type VerifierOptions struct {
 	// second URL to keep in step with Issuer. Exactly one of Keys, JWKSURL
 	// and Discovery is set.
 	Discovery bool
-	// HTTPClient fetches JWKSURL and the discovery document (default: a client with a 10 s timeout).
-	// A client without a timeout gets one; redirects that downgrade https
-	// to http are refused.
+	// HTTPClient fetches JWKSURL and the discovery document (default: a
+	// client with a 10 s timeout). A client without a timeout gets one;
+	// redirects that downgrade https to http are refused.
 	HTTPClient *http.Client
 	// JWKSMinRefresh is the minimum interval, measured with Now, between
 	// refreshes caused by unknown key ids, however many arrive (default
@@ -119,8 +119,9 @@ type VerifierOptions struct {
 // three strict base64url parts; the protected header (only alg, kid and typ
 // "JWT"; alg pinned; kid known, after at most one JWKS refresh per
 // JWKSMinRefresh; alg equal to the key's algorithm); the signature; the
-// claims (strict JSON, exp and a non-empty sub required); the times (exp, nbf, iat with Skew;
-// lifetime); iss; aud; the grants (MaxGrants, known roles, group kind).
+// claims (strict JSON, exp and a non-empty sub required); the times (exp,
+// nbf, iat with Skew; lifetime); iss; aud; the grants (MaxGrants, known
+// roles, group kind).
 // Every error is a *TokenError that wraps ErrInvalidToken and one reason.
 type Verifier struct {
 	iss          string
