@@ -8,6 +8,7 @@ package oidctest_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -127,6 +128,7 @@ func header(t *testing.T, tok string) (alg, kid string) {
 type keyMaker struct {
 	rsa *rsa.PrivateKey
 	ec  map[elliptic.Curve]*ecdsa.PrivateKey
+	ed  ed25519.PrivateKey
 }
 
 func newKeyMaker(t *testing.T) *keyMaker {
@@ -136,6 +138,9 @@ func newKeyMaker(t *testing.T) *keyMaker {
 		t.Fatal(err)
 	}
 	km := &keyMaker{rsa: r, ec: map[elliptic.Curve]*ecdsa.PrivateKey{}}
+	if _, km.ed, err = ed25519.GenerateKey(rand.Reader); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
 		if km.ec[c], err = ecdsa.GenerateKey(c, rand.Reader); err != nil {
 			t.Fatal(err)
@@ -152,6 +157,8 @@ func (km *keyMaker) key(alg jose.SignatureAlgorithm, kid string) *opKey {
 		return &opKey{id: kid, alg: alg, priv: km.ec[elliptic.P384()]}
 	case jose.ES512:
 		return &opKey{id: kid, alg: alg, priv: km.ec[elliptic.P521()]}
+	case jose.EdDSA:
+		return &opKey{id: kid, alg: alg, priv: km.ed}
 	}
 	return &opKey{id: kid, alg: alg, priv: km.rsa}
 }
@@ -285,9 +292,16 @@ var subjects = []struct {
 		"groups": []any{}, "resource_access": map[string]any{"other": map[string]any{"roles": []any{"moderator:7"}}},
 	}},
 	{"mallory-app", "mallory", []string{"other-api"}, map[string]any{"groups": []any{"7", "8", "9"}}},
+	{"dave-app", "dave", []string{apiAudience}, map[string]any{
+		"groups": []any{"7"}, "resource_access": map[string]any{"forum": map[string]any{"roles": []any{"owner:7"}}},
+	}},
+	{"erin-app", "erin", []string{apiAudience}, map[string]any{"groups": "7"}},
 }
 
-var allAlgs = []token.Algorithm{token.RS256, token.RS384, token.RS512, token.PS256, token.PS384, token.PS512, token.ES256, token.ES384, token.ES512}
+// allAlgs are the algorithms go-jose signs with that keyhole verifies:
+// all of keyhole's asymmetric ones.
+var allAlgs = []token.Algorithm{token.RS256, token.RS384, token.RS512, token.PS256, token.PS384, token.PS512,
+	token.ES256, token.ES384, token.ES512, token.EdDSA}
 
 func TestRealProvider(t *testing.T) {
 	ctx := context.Background()
@@ -341,6 +355,11 @@ func TestRealProvider(t *testing.T) {
 	// carol: no groups, and a role for another client: nothing.
 	carol := idp.token(t, "carol-app")
 	a.expect(t, "carol creates in 7", "POST", "/groups/7/threads", carol, http.StatusForbidden)
+
+	// A role the hierarchy does not know, or a groups claim of the wrong
+	// shape, refuses the whole token (never coerced, never skipped).
+	a.refused(t, "unknown role", idp.token(t, "dave-app"), token.ErrClaims)
+	a.refused(t, "groups not an array", idp.token(t, "erin-app"), token.ErrClaims)
 
 	// mallory's token is for another audience.
 	a.refused(t, "wrong audience", idp.token(t, "mallory-app"), token.ErrAudience)
