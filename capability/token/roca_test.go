@@ -169,3 +169,12 @@ func TestROCAKeyPair(t *testing.T) {
 		t.Errorf("keysFromSet: got %v, want ErrJWKS (no usable key)", err)
 	}
 }
+
+func BenchmarkHasROCAFingerprint(b *testing.B) {
+	n := vtKeys(b).rsaPriv.N
+	for b.Loop() {
+		if HasROCAFingerprint(n) {
+			b.Fatal("fingerprint")
+		}
+	}
+}
