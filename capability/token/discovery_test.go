@@ -280,3 +280,34 @@ func TestDiscoveryRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoveryTLS: an https issuer, and a redirect from https to http
+// (even on loopback) refused.
+func TestDiscoveryTLS(t *testing.T) {
+	k := algKeys(t)[ES384]
+	jwks := jwksOf(t, k)
+	plain := newOIDCServer(t, jwks)
+	var srv *httptest.Server
+	srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			_, _ = w.Write(mustJSON(t, map[string]any{"issuer": srv.URL, "jwks_uri": srv.URL + "/keys"}))
+		case "/keys":
+			_, _ = w.Write(jwks)
+		case "/down/.well-known/openid-configuration":
+			http.Redirect(w, r, plain.URL+"/.well-known/openid-configuration", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	if _, err := discoveryVerifier(context.Background(), t, srv.URL, func(o *VerifierOptions) { o.HTTPClient = srv.Client() }); err != nil {
+		t.Errorf("https issuer: %v", err)
+	}
+	// The http document would otherwise be accepted: it names the issuer.
+	plain.serveDoc(func(string) []byte {
+		return mustJSON(t, map[string]any{"issuer": srv.URL + "/down", "jwks_uri": srv.URL + "/keys"})
+	})
+	_, err := discoveryVerifier(context.Background(), t, srv.URL+"/down", func(o *VerifierOptions) { o.HTTPClient = srv.Client() })
+	if !errors.Is(err, ErrDiscovery) || !strings.Contains(err.Error(), "redirect") {
+		t.Errorf("https to http redirect: got %v, want ErrDiscovery for the redirect", err)
+	}
+}
