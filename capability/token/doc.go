@@ -26,7 +26,7 @@
 // # Keys, signing and verification
 //
 // Keys are validated when loaded ([NewSigningKey], [NewPublicKey], JWKS
-// documents): EdDSA takes Ed25519, ES256 a P-256 point on the curve, RS256
+// documents): EdDSA takes Ed25519, ES256 a P-256 point on the curve, RS* and PS*
 // 2048..8192-bit moduli, HS256 secrets of at least 32 bytes; key ids are
 // 1..128 printable ASCII characters. A verifier's key set never mixes HS256
 // secrets with public keys, never repeats a key id, and HS256 is never read
@@ -72,6 +72,26 @@
 // or fail validation are skipped; a kid that appears twice is dropped.
 // [Verifier.Refresh] forces a fetch; [Verifier.Close] stops the background
 // refresh.
+//
+// # Identity providers
+//
+// A Verifier accepts tokens from OpenID Connect providers (Auth0, Okta,
+// Keycloak, Entra ID, Google, Dex): with VerifierOptions.Discovery it reads
+// the JWKS URL from <Issuer>/.well-known/openid-configuration, whose
+// "issuer" must equal Issuer exactly (https only, loopback excepted;
+// size-capped, strict JSON), then keeps that key set fresh as below;
+// [ClaimMapping] reads the providers' groups and role claims. Supported
+// algorithms are EdDSA, ES256, ES384, ES512 (r||s signatures of 64, 96 and
+// 132 bytes), RS256, RS384, RS512, PS256, PS384, PS512 (RSASSA-PSS with a
+// salt equal to the hash length, as RFC 7518 requires; other salt lengths
+// are refused) and HS256. Every key is pinned to one algorithm, so one RSA
+// key is never both RS256 and PS256, and no public key is ever an HMAC
+// secret. Keys are refused when loaded if they are for encryption (use
+// other than "sig", key_ops without "verify": [ParsePublicJWK] and JWKS
+// documents alike), of the wrong curve or size, or an RSA modulus with the
+// ROCA fingerprint (CVE-2017-15361, [HasROCAFingerprint]). A token without
+// a non-empty sub is refused: sqlguard binds the subject for owner and
+// author columns.
 //
 // # Claim mapping
 //
