@@ -65,7 +65,7 @@
 //
 // # Default profile
 //
-// The design notes' shape, one object per grant:
+// The shape most identity providers can be configured to emit, one object per grant:
 //
 //	{"sub":"alice","iss":"https://auth.example.com","aud":"forum","jti":"…",
 //	 "iat":1795000000,"exp":1795000900,"admin":true,

@@ -280,7 +280,7 @@
 // server time per call). A child insert with 1,000 groups pays for
 // PostgreSQL reading a 1,000-element array on every call, then comparing
 // the parent's group with it: a little over half the plain insert's
-// throughput, as the design notes measured. How the array is
+// throughput, as measured before this encoding existed. How the array is
 // encoded, with both forms measured in the same rounds
 // (BenchmarkChildArray: child binds the memoized binary form, childtext
 // the memoized text, as before; 70 rounds for int8, 40 for the others):
