@@ -327,4 +327,15 @@
 // the noise was expected or seen: the direct insert binds no array, and
 // the child insert sends the same binary form either way. Bind allocates
 // the same (BenchmarkBind).
+//
+// # Examples
+//
+// There is one runnable example per policy kind, each printing the SQL and
+// the arguments that Bind produces, without a database:
+// ExampleRegistry_Insert (and _child), ExampleRegistry_Update (and _move),
+// ExampleRegistry_Delete, ExampleRegistry_Upsert, ExampleRegistry_List,
+// ExampleRegistry_Get; ExampleRegistry_SetApproval shows a policy the
+// approval refuses. examples/quickstart runs an insert, a list and a get
+// on PostgreSQL behind the middleware, and tests them with
+// sqlguardtest.CheckMatrix.
 package sqlguard

@@ -162,7 +162,7 @@ func classifyForum(err error) (status int, detail string, ok bool) {
 	return 0, "", false
 }
 
-// handler returns the forum's routes, behind panic recovery and, for every
+// handler returns the forum's routes, behind request ids, panic recovery and, for every
 // state-changing request, cross-origin protection (the web page
 // authenticates with a cookie).
 func (a *app) handler() http.Handler {
@@ -200,7 +200,10 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
-	return middleware.RecoverWith(a.log, errorWriter.WriteError)(a.cop.Handler(mux))
+	// RequestIDs, outermost: every answer carries X-Request-Id, and every
+	// log record of the request (Auth's refusals, logFailure, a panic) its
+	// request_id.
+	return middleware.RequestIDs(middleware.RecoverWith(a.log, errorWriter.WriteError)(a.cop.Handler(mux)))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not
@@ -216,11 +219,14 @@ func (a *app) logFailure(r *http.Request, err error) {
 	if errors.As(err, &mbe) {
 		return
 	}
+	id, _ := middleware.RequestID(r.Context())
 	a.log.LogAttrs(r.Context(), slog.LevelError, "forum: request failed",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("request_id", id), slog.String("error", err.Error()))
 }
 
-// badRequest is an error the middleware answers with 400.
+// badRequest is an error the middleware answers with 400, with the text
+// (written for the client) as the problem's detail.
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", middleware.ErrBadRequest, fmt.Sprintf(format, args...))
+	return middleware.BadRequest(fmt.Sprintf(format, args...), nil)
 }

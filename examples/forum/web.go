@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
@@ -89,7 +90,10 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	v.Message, v.Detail = ep.message, ep.detail
 	var de *sqlguard.DeniedError
+	var ce *middleware.ClientError
 	switch {
+	case errors.As(err, &ce) && ce.Detail != "":
+		v.Detail = ce.Detail // written for the client: which field, what was expected
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
 		v.Detail = "PostgreSQL refused the statement: it needs " + de.Need + " (policy " + de.Policy + ")."
