@@ -169,6 +169,22 @@ func TestRun(t *testing.T) {
 	if err := run(ctx, []string{"-database", db.OwnerURL}, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\n%s%s", err, out.String(), errOut.String())
 	}
+	// Every line of the README's sample output is a line of the output.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := region(t, "README.md", string(readme), "<!-- quickstart-output:begin -->", "<!-- quickstart-output:end -->")
+	sample = region(t, "README.md quickstart-output", sample, "```", "```")
+	lines := map[string]bool{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		lines[l] = true
+	}
+	for _, l := range strings.Split(strings.TrimSpace(sample), "\n") {
+		if !lines[l] {
+			t.Errorf("README.md's sample output has %q, which the program does not print", l)
+		}
+	}
 	for _, want := range []string{
 		"-> 200 1\n",
 		`-> 403 {"type":"about:blank","title":"Forbidden","status":403,"detail":"needs role member in group 2"}`,
