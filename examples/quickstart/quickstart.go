@@ -61,6 +61,9 @@ func newVerifier(ctx context.Context, keys []token.PublicKey) (*token.Verifier, 
 // which notes, in the statement that reads or writes them.
 func routes(pool *pgxpool.Pool, v middleware.Verifier) (http.Handler, error) {
 	auth, err := middleware.New(v, middleware.Options{Realm: "notes"})
+	if err != nil {
+		return nil, err
+	}
 	errs := middleware.ErrorWriter{Classifiers: []middleware.Classifier{sqlguard.Classify}}
 	notes := func(w http.ResponseWriter, r *http.Request) {
 		c, _ := capability.FromContext(r.Context()) // auth.Handler put it there
@@ -87,13 +90,14 @@ func routes(pool *pgxpool.Pool, v middleware.Verifier) (http.Handler, error) {
 			errs.WriteError(w, r, err)
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(out)
 	}
 	mux := http.NewServeMux()
 	for _, route := range []string{"POST /groups/{id}/notes", "GET /groups/{id}/notes", "GET /notes/{id}"} {
 		mux.Handle(route, auth.Handler(http.HandlerFunc(notes)))
 	}
-	return mux, err
+	return mux, nil
 }
 
 // quickstart:end

@@ -44,6 +44,9 @@ func TestREADMEInSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(string(readme), "```sql\n"+schema+"\n```") {
+		t.Errorf("README.md does not show the quick start's schema as it is in main.go:\n%s", schema)
+	}
 	for _, c := range []struct{ file, marker string }{
 		{"quickstart.go", "quickstart"},
 		{"quickstart_test.go", "quickstart-test"},
