@@ -48,9 +48,15 @@ func TestBadRequestDetails(t *testing.T) {
 		{"invalid UTF-8", "POST", "/api/groups/1/threads", "{\"title\":\"a\xffb\"}", 400, "body: not valid UTF-8"},
 		{"lone surrogate", "POST", "/api/groups/1/threads", `{"title":"a\ud800b"}`, 400, `body: lone surrogate \uD800 in a string`},
 		{"body too large", "POST", "/api/threads/1/posts", `{"content":"` + strings.Repeat("x", maxBody) + `"}`, 413, fmt.Sprintf("body: larger than %d bytes", maxBody)},
+		{"login: unknown user", "POST", "/login", `{"user":"mallory"}`, 400, "unknown demo user"},
+		{"login: unknown field", "POST", "/login", `{"usr":"alice"}`, 400, `unknown field "usr"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			status, body := f.as("alice", c.method, c.path, c.body)
+			tok := f.token("alice")
+			if c.path == "/login" {
+				tok = ""
+			}
+			status, body := f.do(c.method, c.path, tok, c.body)
 			var p struct {
 				Status int    `json:"status"`
 				Detail string `json:"detail"`
@@ -90,6 +96,21 @@ func TestBadRequestDetails(t *testing.T) {
 	})
 	if f.fingerprint() != before {
 		t.Fatal("refused requests changed the database")
+	}
+}
+
+// TestWebBadRequestDetail: the web page shows a client error's detail
+// too.
+func TestWebBadRequestDetail(t *testing.T) {
+	tmpl, err := parseTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{tmpl: tmpl, log: slog.New(slog.DiscardHandler)}
+	page := httptest.NewRecorder()
+	a.webError(page, httptest.NewRequest("POST", "/threads/1/move", nil), badRequest("group_id must be a positive integer"))
+	if page.Code != 400 || !strings.Contains(page.Body.String(), "group_id must be a positive integer") {
+		t.Errorf("got %d without the detail:\n%s", page.Code, page.Body)
 	}
 }
 
