@@ -64,8 +64,9 @@ type ErrorWriter struct {
 }
 
 // WriteError answers r with the status err calls for (see ErrorWriter) and
-// a problem body whose detail member, if any, is the classifier's. Every
-// answer has Cache-Control: no-store and X-Content-Type-Options: nosniff.
+// a problem body whose detail member, if any, is the *ClientError's or the
+// classifier's. Every answer has Cache-Control: no-store and
+// X-Content-Type-Options: nosniff.
 func (ew ErrorWriter) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, ch, detail := ew.classify(err)
 	ew.log(r, err, status, detail)

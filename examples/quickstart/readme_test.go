@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -198,4 +200,58 @@ func TestRun(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestREADMEExampleLinks fails when a link of the README to a runnable
+// example (pkg.go.dev's #example-… anchors) names no Example function of
+// the package, so that a renamed or removed example does not leave a dead
+// link behind.
+func TestREADMEExampleLinks(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := exampleLink.FindAllStringSubmatch(string(readme), -1)
+	if len(links) < 20 {
+		t.Fatalf("found %d example links in README.md, want the table's (20 or more)", len(links))
+	}
+	for _, l := range links {
+		pkg, anchor := l[1], l[2]
+		want := "func " + exampleFunc(anchor) + "()"
+		files, err := filepath.Glob(filepath.Join("../..", pkg, "*_test.go"))
+		if err != nil || len(files) == 0 {
+			t.Errorf("%s: no test files in %s (%v)", l[0], pkg, err)
+			continue
+		}
+		found := false
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(src, []byte(want)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("README.md links to %s, but %s has no %s", l[0], pkg, want)
+		}
+	}
+}
+
+var exampleLink = regexp.MustCompile(`https://pkg\.go\.dev/github\.com/keyhole-go/keyhole/([a-z/]+)#example-([A-Za-z0-9.\-]+)`)
+
+// exampleFunc is the Example function of a pkg.go.dev anchor:
+// "package" is Example, "Registry.Insert-Child" ExampleRegistry_Insert_child.
+func exampleFunc(anchor string) string {
+	if anchor == "package" {
+		return "Example"
+	}
+	name, suffix, _ := strings.Cut(anchor, "-")
+	name = "Example" + strings.ReplaceAll(name, ".", "_")
+	if suffix != "" {
+		name += "_" + strings.ToLower(suffix[:1]) + suffix[1:]
+	}
+	return name
 }
