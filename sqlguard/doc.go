@@ -280,7 +280,7 @@
 // server time per call). A child insert with 1,000 groups pays for
 // PostgreSQL reading a 1,000-element array on every call, then comparing
 // the parent's group with it: a little over half the plain insert's
-// throughput, as the design notes measured. How the array is
+// throughput, as measured before this encoding existed. How the array is
 // encoded, with both forms measured in the same rounds
 // (BenchmarkChildArray: child binds the memoized binary form, childtext
 // the memoized text, as before; 70 rounds for int8, 40 for the others):
@@ -327,4 +327,15 @@
 // the noise was expected or seen: the direct insert binds no array, and
 // the child insert sends the same binary form either way. Bind allocates
 // the same (BenchmarkBind).
+//
+// # Examples
+//
+// There is one runnable example per policy kind, each printing the SQL and
+// the arguments that Bind produces, without a database:
+// ExampleRegistry_Insert (and _child), ExampleRegistry_Update (and _move),
+// ExampleRegistry_Delete, ExampleRegistry_Upsert, ExampleRegistry_List,
+// ExampleRegistry_Get; ExampleRegistry_SetApproval shows a policy the
+// approval refuses. examples/quickstart runs an insert, a list and a get
+// on PostgreSQL behind the middleware, and tests them with
+// sqlguardtest.CheckMatrix.
 package sqlguard

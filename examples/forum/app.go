@@ -175,8 +175,8 @@ func classifyForum(err error) (status int, detail string, ok bool) {
 	return 0, "", false
 }
 
-// handler returns the forum's routes, behind panic recovery, the Host
-// check (hostGuard: every route, against DNS rebinding) and, for every
+// handler returns the forum's routes, behind request ids, panic recovery,
+// the Host check (hostGuard: every route, against DNS rebinding) and, for every
 // state-changing request, cross-origin protection (the web page
 // authenticates with a cookie). A path or method no route has answers the
 // site's own 404 or 405 (siteErrors).
@@ -217,7 +217,10 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
-	return middleware.RecoverWith(a.log, errorWriter.WriteError)(a.hosts.Handler(a.cop.Handler(a.siteErrors(mux))))
+	// RequestIDs, outermost: every answer carries X-Request-Id, and every
+	// log record of the request (Auth's refusals, logFailure, a panic) its
+	// request_id.
+	return middleware.RequestIDs(middleware.RecoverWith(a.log, errorWriter.WriteError)(a.hosts.Handler(a.cop.Handler(a.siteErrors(mux)))))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not
@@ -233,11 +236,14 @@ func (a *app) logFailure(r *http.Request, err error) {
 	if errors.As(err, &mbe) {
 		return
 	}
+	id, _ := middleware.RequestID(r.Context())
 	a.log.LogAttrs(r.Context(), slog.LevelError, "forum: request failed",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("request_id", id), slog.String("error", err.Error()))
 }
 
-// badRequest is an error the middleware answers with 400.
+// badRequest is an error the middleware answers with 400, with the text
+// (written for the client) as the problem's detail.
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", middleware.ErrBadRequest, fmt.Sprintf(format, args...))
+	return middleware.BadRequest(fmt.Sprintf(format, args...), nil)
 }

@@ -1,5 +1,5 @@
-// Command forum is the forum of keyhole's design notes, runnable in one
-// command:
+// Command forum is the forum that keyhole was designed around, runnable
+// in one command:
 //
 //	go run ./examples/forum
 //

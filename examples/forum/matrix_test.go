@@ -12,7 +12,7 @@ import (
 // member of 2, dave member of 2, erin moderator of 1 and 2, carol the admin
 // flag. Group 3 has no member.
 
-// TestPolicyMatrix is the four policies of the design notes, through HTTP:
+// TestPolicyMatrix is the forum's four rules (see policies.go), through HTTP:
 // each demo user × each action × each group (their own, another, one
 // nobody belongs to), allowed and denied side by side. After every denied
 // request the database is unchanged; after every allowed one the effect
