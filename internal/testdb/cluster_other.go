@@ -20,6 +20,6 @@ func Start(ctx context.Context, dir string) (url string, stop func() error, err 
 	return "", nil, errNotLinux
 }
 
-func (c *cluster) stopServer() error                    { return errNotLinux }
+func (c *cluster) stopServer() error                     { return errNotLinux }
 func (c *cluster) startServer(ctx context.Context) error { return errNotLinux }
-func (c *cluster) running() bool                        { return false }
+func (c *cluster) running() bool                         { return false }
