@@ -114,7 +114,9 @@ func TestDescribeExecRefused(t *testing.T) {
 		}},
 		{"delete", func(d sqlguard.DB) error { return f.deleteThread.Exec(ctx, d, c.alice, int64(2)) }},
 		{"list", func(d sqlguard.DB) error { return listsSome(ctx, d, f.listThreads, c.big, int64(0)) }},
-		{"get", func(d sqlguard.DB) error { return f.getThread.QueryRow(ctx, d, c.alice, int64(1)).Scan(&id, new(string)) }},
+		{"get", func(d sqlguard.DB) error {
+			return f.getThread.QueryRow(ctx, d, c.alice, int64(1)).Scan(&id, new(string))
+		}},
 	} {
 		if err := tc.run(pool); !errors.Is(err, sqlguard.ErrUnsafeExecMode) {
 			t.Errorf("%s on describe_exec: got %v, want ErrUnsafeExecMode", tc.what, err)
