@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,6 +15,9 @@ import (
 // one costs about half a second (initdb and a server start).
 type Server struct {
 	s *server
+
+	mu  sync.Mutex
+	dbs []*DB // made by New: their pools are reset by Start
 }
 
 // NewServer starts a throwaway cluster for t (from the PostgreSQL binaries,
@@ -64,7 +68,11 @@ func newClusterServer(ctx context.Context) (*server, error) {
 // then).
 func (s *Server) New(t testing.TB, schema string) *DB {
 	t.Helper()
-	return newDB(t, s.s, schema)
+	db := newDB(t, s.s, schema)
+	s.mu.Lock()
+	s.dbs = append(s.dbs, db)
+	s.mu.Unlock()
+	return db
 }
 
 // Stop shuts the server down (fast shutdown: every open session ends with
@@ -75,14 +83,22 @@ func (s *Server) Stop() error {
 }
 
 // Start starts the stopped server again on the same data and socket, and
-// waits until it accepts connections. Connections of the pools opened
-// before the stop are broken: a pool answers an error on each of them once
-// (pgx then discards it) and connects anew.
+// waits until it accepts connections. It resets the Pool and Owner of
+// every database made by s.New (their idle connections are closed and
+// new ones opened on demand); connections in use, and those of other
+// pools, are broken: pgx answers an error on each (for a statement on an
+// idle one, an error saying it was never sent) and a pool then discards it.
 func (s *Server) Start(ctx context.Context) error {
 	if err := s.s.cluster.startServer(ctx); err != nil {
 		return err
 	}
-	s.s.admin.Reset() // testdb's own pool: drop the broken connections
+	s.s.admin.Reset() // testdb's own pool
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, db := range s.dbs {
+		db.Pool.Reset()
+		db.Owner.Reset()
+	}
 	return nil
 }
 
