@@ -398,3 +398,50 @@ func TestFaultTimeouts(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultFKRace: a post is inserted into thread 2 while another
+// transaction deletes the thread (the insert's snapshot still sees it).
+// Whatever the policy's parent lock, the insert answers a conflict (the
+// foreign key's own check, 23503) or not found (the guard's lock waited
+// and found the thread gone), never an unclassified error, and no post is
+// left behind.
+func TestFaultFKRace(t *testing.T) {
+	db, _, c := raceSetup(t)
+	ctx := context.Background()
+	deleter, _ := conn(t, db.Owner)
+	inserter, pid := conn(t, db.Pool)
+	for i, lock := range []sqlguard.Lock{sqlguard.LockNone, sqlguard.LockKeyShare, sqlguard.LockShare} {
+		reg := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
+		insert := reg.MustInsert(sqlguard.Policy{Name: "posts.create.race", Table: "posts",
+			Columns: []string{"content", "thread_id"}, Parents: threadParent, GroupColumn: "group_id",
+			Role: "member", Lock: lock})
+		if i > 0 {
+			if _, err := db.Owner.Exec(ctx, "insert into threads (id, title, group_id) values (2, 'thread 2', 2)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tx, err := deleter.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "delete from threads where id = 2"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- insert.Exec(ctx, inserter, c.alice, "fk race", int64(2)) }()
+		waitBlocked(t, db, pid, done)
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err = <-done
+		if !sqlguard.IsConflict(err) && !errors.Is(err, sqlguard.ErrNotFound) {
+			t.Errorf("lock %v: got %v (class %s), want a conflict or not found", lock, err, class(err))
+		}
+		if lock == sqlguard.LockNone && !sqlguard.IsConflict(err) {
+			t.Errorf("no lock: got %v, want the foreign key's conflict", err)
+		}
+		if n := count(t, db, "select count(*) from posts where content = 'fk race'"); n != 0 {
+			t.Errorf("lock %v: %d posts left behind", lock, n)
+		}
+	}
+}
