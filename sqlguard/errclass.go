@@ -162,6 +162,3 @@ func connLostError(err error) bool {
 	var ce *pgconn.ConnectError
 	return errors.As(err, &ce) || connectionLost(err)
 }
-
-// errorsAs is errors.As, for files that need nothing else of errors.
-func errorsAs(err error, target any) bool { return errors.As(err, target) }

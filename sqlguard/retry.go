@@ -2,6 +2,7 @@ package sqlguard
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 
@@ -92,7 +93,7 @@ func rolledBack(err error) bool {
 // was sent (or without a connection at all).
 func notSent(err error) bool {
 	var ce *pgconn.ConnectError
-	return pgconn.SafeToRetry(err) || errorsAs(err, &ce)
+	return pgconn.SafeToRetry(err) || errors.As(err, &ce)
 }
 
 // statement runs fn, one guarded statement on db, retrying it as Retry
