@@ -19,6 +19,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// bouncerPrefix is the name prefix of PgBouncer directories.
+const bouncerPrefix = "keyhole-pgbouncer-"
+
 // bouncerPort names PgBouncer's socket (.s.PGSQL.6432) in its private
 // directory; nothing listens on TCP.
 const bouncerPort = 6432
@@ -87,7 +90,7 @@ func startPgBouncer(db *DB, poolSize int) (string, func() error, error) {
 	}
 	var dir string
 	for _, base := range clusterBases() {
-		if dir, err = os.MkdirTemp(base, "keyhole-pgbouncer-"); err == nil {
+		if dir, err = os.MkdirTemp(base, bouncerPrefix); err == nil {
 			break
 		}
 	}
@@ -121,7 +124,8 @@ log_disconnections = 0
 stats_period = 3600
 `, iniValue(db.Name), iniValue(cfg.Host), cfg.Port, iniValue(db.Name), dir, bouncerPort, auth, poolSize, poolSize)
 	users := fmt.Sprintf("%s %s\n", userlistQuote(cfg.User), userlistQuote(cfg.Password))
-	for _, f := range []struct{ name, text string }{{ini, conf}, {auth, users}} {
+	owner := filepath.Join(dir, ownerFile)
+	for _, f := range []struct{ name, text string }{{ini, conf}, {auth, users}, {owner, strconv.Itoa(os.Getpid()) + "\n"}} {
 		if err := os.WriteFile(f.name, []byte(f.text), 0o600); err != nil {
 			return fail(fmt.Errorf("testdb: %w", err))
 		}
