@@ -144,9 +144,10 @@ func connMode(c *pgx.Conn) pgx.QueryExecMode {
 }
 
 // modes memoizes the default query exec mode of pgx handles: pgx returns
-// a copy of the whole configuration on every Config call (2 to 3 µs,
-// several allocations), and a handle's configuration never changes. The
-// keys are weak: an entry goes when its handle is collected.
+// a copy of the whole configuration on every Config call (a pool's: 0.5
+// to 4 µs and 4 allocations, against about 50 ns and none for the memo,
+// BenchmarkCheckExecMode), and a handle's configuration never changes.
+// The keys are weak: an entry goes when its handle is collected.
 var modes sync.Map // weak.Pointer[pgx.Conn] or weak.Pointer[pgxpool.Pool] -> pgx.QueryExecMode
 
 func memoMode[T any](h *T, read func(*T) pgx.QueryExecMode) pgx.QueryExecMode {
