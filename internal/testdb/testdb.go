@@ -32,8 +32,7 @@ type DB struct {
 	// OwnerURL is the libpq URL of Owner.
 	OwnerURL string
 
-	role   string  // the test role (Pool's user)
-	server *server // where the database lives
+	role string // the test role (Pool's user)
 }
 
 // Pool sizes: many parallel tests share one server.
@@ -103,7 +102,7 @@ func (s *server) open(ctx context.Context, name string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testdb: grant connect: %w", err)
 	}
-	db := &DB{Name: name, role: s.role, server: s}
+	db := &DB{Name: name, role: s.role}
 	if db.URL, err = withDB(s.adminURL, name, s.role, s.rolePassword); err != nil {
 		return nil, err
 	}
