@@ -77,6 +77,9 @@ func (p *Write) Exec(ctx context.Context, db DB, c *capability.Capability, value
 // (and, outside a transaction, committed) must not answer an error.
 func (c *compiled) execWrite(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
 	st, args, err := c.bind(cp, values)
+	if err == nil {
+		err = c.checkMode(db, args)
+	}
 	if err != nil {
 		return err
 	}
@@ -108,6 +111,9 @@ func (p *Write) QueryRow(ctx context.Context, db DB, c *capability.Capability, v
 // not returned.
 func (p *List) Query(ctx context.Context, db DB, c *capability.Capability, values ...any) (pgx.Rows, error) {
 	st, args, err := p.c.bind(c, values)
+	if err == nil {
+		err = p.c.checkMode(db, args)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +160,9 @@ func (r Row) Scan(dest ...any) error {
 
 func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
 	st, args, err := c.bind(cp, values)
+	if err == nil {
+		err = c.checkMode(db, args)
+	}
 	if err != nil {
 		return err
 	}
