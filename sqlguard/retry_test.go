@@ -43,6 +43,7 @@ func isoPool(t *testing.T, db *testdb.DB, iso string, max int32) *pgxpool.Pool {
 // exactly once, and acknowledged.
 func TestRetryWriteSerializationFailure(t *testing.T) {
 	db, f, c := raceSetup(t)
+	f.reg.SetRetry(sqlguard.Retry{Attempts: 1}) // the retries counted here are RetryWrite's
 	ctx := context.Background()
 	serial := isoPool(t, db, "serializable", 2)
 	inserter, pid := conn(t, serial)
@@ -209,5 +210,53 @@ func TestRetryLostConnection(t *testing.T) {
 	}
 	if n := count(t, db, "select count(*) from posts where content = 'lost'"); n != 0 {
 		t.Errorf("%d rows written by the killed write", n)
+	}
+}
+
+// TestExecRetries: Exec retries a guarded statement that runs on its own
+// by itself. The child insert of TestRetryWriteSerializationFailure, at
+// SERIALIZABLE, waits for a concurrent update of its parent and fails with
+// a serialization failure when that commits: with the registry's default
+// Retry, Exec answers nil and the post is written exactly once; with
+// retries off (Attempts 1) the same schedule answers 40001 and writes
+// nothing.
+func TestExecRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attempts int
+		want     string
+		posts    int
+	}{
+		{"default", 0, "ok", 1},
+		{"off", 1, "pg:40001", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, f, c := raceSetup(t)
+			f.reg.SetRetry(sqlguard.Retry{Attempts: tc.attempts, Backoff: time.Millisecond})
+			ctx := t.Context()
+			serial := isoPool(t, db, "serializable", 2)
+			inserter, pid := conn(t, serial)
+			updater, _ := conn(t, db.Owner)
+			tx, err := updater.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, "update threads set title = 'renamed' where id = 2"); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- f.createPost.Exec(ctx, inserter, c.alice, "exactly once", int64(2)) }()
+			waitBlocked(t, db, pid, done)
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := outcome(<-done); got != tc.want {
+				t.Errorf("Exec: got %s, want %s", got, tc.want)
+			}
+			if n := count(t, db, "select count(*) from posts where content = 'exactly once'"); n != tc.posts {
+				t.Errorf("%d posts written, want %d", n, tc.posts)
+			}
+		})
 	}
 }

@@ -237,6 +237,12 @@ func (a *app) logFailure(r *http.Request, err error) {
 		return
 	}
 	id, _ := middleware.RequestID(r.Context())
+	if sqlguard.IsCanceled(err) {
+		// The client gave up: the statement was canceled, nothing failed.
+		a.log.LogAttrs(r.Context(), slog.LevelInfo, "forum: request canceled by the client",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("request_id", id))
+		return
+	}
 	a.log.LogAttrs(r.Context(), slog.LevelError, "forum: request failed",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
 		slog.String("request_id", id), slog.String("error", err.Error()))
