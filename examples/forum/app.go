@@ -52,6 +52,9 @@ type config struct {
 	// (-allowed-host, NAME or NAME:PORT). See hostGuard.
 	Listen       string
 	AllowedHosts []string
+	// RequestTimeout bounds every request's work (default requestTimeout,
+	// see waits.go).
+	RequestTimeout time.Duration
 }
 
 // app is the forum: the development login (the auth side) and the forum
@@ -65,14 +68,16 @@ type app struct {
 	// cop refuses cross-site unsafe requests: the whole site's (login and
 	// form posts) and, shared with both Auths, those authenticated by the
 	// session cookie. One instance, so that trusted origins are set once.
-	cop     *http.CrossOriginProtection
-	hosts   *hostGuard       // refuses a Host the forum does not answer (DNS rebinding)
-	apiAuth *middleware.Auth // API: problem answers
-	webAuth *middleware.Auth // web page: a bad session goes back to the login
-	tmpl    *template.Template
-	log     *slog.Logger
-	now     func() time.Time
-	ttl     time.Duration
+	cop   *http.CrossOriginProtection
+	hosts *hostGuard // refuses a Host the forum does not answer (DNS rebinding)
+	// requestTimeout bounds every request's work (middleware.Deadline).
+	requestTimeout time.Duration
+	apiAuth        *middleware.Auth // API: problem answers
+	webAuth        *middleware.Auth // web page: a bad session goes back to the login
+	tmpl           *template.Template
+	log            *slog.Logger
+	now            func() time.Time
+	ttl            time.Duration
 
 	// createPost inserts a post: the guarded policy. The benchmark swaps
 	// in a plain insert to measure what the guard costs.
@@ -83,7 +88,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("forum: no database")
 	}
-	a := &app{db: cfg.DB, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL}
+	a := &app{db: cfg.DB, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL, requestTimeout: cfg.RequestTimeout}
+	if a.requestTimeout <= 0 {
+		a.requestTimeout = requestTimeout
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -220,7 +228,8 @@ func (a *app) handler() http.Handler {
 	// RequestIDs, outermost: every answer carries X-Request-Id, and every
 	// log record of the request (Auth's refusals, logFailure, a panic) its
 	// request_id.
-	return middleware.RequestIDs(middleware.RecoverWith(a.log, errorWriter.WriteError)(a.hosts.Handler(a.cop.Handler(a.siteErrors(mux)))))
+	return middleware.RequestIDs(middleware.RecoverWith(a.log, errorWriter.WriteError)(
+		a.hosts.Handler(a.cop.Handler(middleware.Deadline(a.requestTimeout)(a.siteErrors(mux))))))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not
