@@ -10,46 +10,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// # Query exec modes behind a transaction pooler
-//
-// (For the package documentation.) pgx runs a statement in one of five
-// query exec modes (pgx.ConnConfig.DefaultQueryExecMode, or a
-// pgx.QueryExecMode passed before the arguments). Behind PgBouncer in
-// transaction pooling mode (versions before 1.21, or later ones with
-// max_prepared_statements = 0), a client's statement outside a
-// transaction, more precisely each protocol Sync, may be served by a
-// different server session than the one before:
-//
-//   - exec: Parse of the unnamed statement, Bind, Describe, Execute and
-//     Sync in one message train; one Sync, so one server session. Works.
-//     Arguments go in the text format, typed by the casts in the SQL text.
-//   - cache_describe: the same train, with the parameter and result types
-//     cached on the client after a first describe; one Sync. Works.
-//   - cache_statement (pgx's default): prepares a named statement
-//     (stmtcache_…) once per client connection and reuses it. Behind the
-//     pooler the name lands in one server session and is looked for in
-//     another: 42P05 "prepared statement already exists" when a second
-//     client prepares it where the first already did, 26000 "does not
-//     exist" where nobody did. Fails, loudly (TestPgBouncerExecModes).
-//     PgBouncer 1.21 and later track named statements when
-//     max_prepared_statements > 0, and then this mode works.
-//   - describe_exec: Parse and Describe of the unnamed statement, Sync,
-//     then Bind and Execute of the unnamed statement, Sync: two Syncs. The
-//     second may reach a server session whose unnamed statement is the one
-//     another client parsed last, and runs that statement with this call's
-//     arguments (measured: a guarded delete of a post deleted a thread).
-//     It fails silently and dangerously, so sqlguard refuses to run a
-//     guarded statement in this mode (ErrUnsafeExecMode) unless the DB is
-//     wrapped with DirectConnection.
-//   - simple_protocol: one Query message with the arguments interpolated
-//     into the text by pgx on the client. Works behind any pooler; keyhole
-//     never selects it itself (its statements, the test kit and the
-//     examples use the extended protocol), and a guard still holds in it
-//     (TestQueryExecModes).
-//
-// So behind a transaction pooler configure exec or cache_describe
-// (default_query_exec_mode=cache_describe in the connection string).
-
 // ErrUnsafeExecMode reports a guarded statement that would run in pgx's
 // QueryExecModeDescribeExec on a DB not declared direct with
 // DirectConnection: behind a transaction pooler its describe and its
