@@ -25,9 +25,9 @@ func TestPolicyMatrix(t *testing.T) {
 type matrixMode uint8
 
 const (
-	matrixStrict   matrixMode = iota // every answer is the matrix's
-	matrixRefused                    // every answer is 500 (the statement was refused before it ran)
-	matrixMayFail                    // the matrix's answer, or a 500 that changed nothing
+	matrixStrict  matrixMode = iota // every answer is the matrix's
+	matrixRefused                   // every answer is 500 (the statement was refused before it ran)
+	matrixMayFail                   // the matrix's answer, or a 500 that changed nothing
 )
 
 // runPolicyMatrix runs the matrix of TestPolicyMatrix on f.
