@@ -257,6 +257,10 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 			} else {
 				args[i] = nil
 			}
+		case slotSession:
+			args[i] = sessionArg(cp)
+		case slotIssuedAt:
+			args[i] = issuedAtArg(cp)
 		}
 	}
 	return st, args, nil

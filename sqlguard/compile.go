@@ -28,6 +28,9 @@ type decl struct {
 	bd        bindings
 	conds     []frag // converted conditions (writes)
 	guarded   bool
+	live      frag   // the live-session condition, sql "" when not required
+	fresh     *fresh // the fresh-membership condition, nil when not required
+	reading   bool   // building a read-role guard: no fresh membership
 }
 
 func (d *decl) fail(err error) error {
@@ -123,7 +126,7 @@ func (d *decl) common(kind Kind) error {
 			return fmt.Errorf("DistinguishDenied needs a guard")
 		}
 		d.info.Lock = ""
-		return nil
+		return d.declareRevocation()
 	}
 	d.guarded = true
 	if p.Role == "" {
@@ -187,7 +190,7 @@ func (d *decl) common(kind Kind) error {
 		aliases[x.alias] = true
 		d.hops = append(d.hops, x)
 	}
-	return nil
+	return d.declareRevocation()
 }
 
 // refuse reports fields that kind does not use.
@@ -295,7 +298,8 @@ func (d *decl) rowGuardFor(role string, admin, owner bool, lock Lock) rowGuard {
 		ownerCol = d.col(d.p.OwnerColumn)
 	}
 	if len(d.hops) == 0 {
-		g := groupGuard{col: d.col(d.p.GroupColumn), arrayType: d.arrayType, role: role, admin: admin, owner: ownerCol}
+		g := groupGuard{col: d.col(d.p.GroupColumn), arrayType: d.arrayType, role: role, admin: admin, owner: ownerCol,
+			fresh: d.freshFor(role)}
 		return rowGuard{direct: &g}
 	}
 	pg := d.parentGuardFor(role, admin, frag{sql: d.col(d.hops[0].raw.Column)}, nil, lock)
@@ -307,10 +311,28 @@ func (d *decl) parentGuardFor(role string, admin bool, ref frag, conds []frag, l
 		hops: d.hops,
 		ref:  ref,
 		group: groupGuard{col: d.lastAlias() + "." + q(d.p.GroupColumn), arrayType: d.arrayType,
-			role: role, admin: admin},
+			role: role, admin: admin, fresh: d.freshFor(role)},
 		conds: conds,
 		lock:  lock,
 	}
+}
+
+// freshFor is the fresh-membership condition of a guard for role: only
+// for the policy's Role, never in a read-role guard (see readGuard and
+// Policy.FreshMembership).
+func (d *decl) freshFor(role string) *fresh {
+	if d.fresh == nil || role != d.p.Role || d.reading {
+		return nil
+	}
+	return d.fresh
+}
+
+// readGuard is rowGuardFor for the read role of a status: without the
+// fresh-membership condition.
+func (d *decl) readGuard(role string, admin, owner bool, lock Lock) rowGuard {
+	d.reading = true
+	defer func() { d.reading = false }()
+	return d.rowGuardFor(role, admin, owner, lock)
 }
 
 // groupText is the row's group as text: only ever evaluated for a row the
