@@ -193,6 +193,18 @@ func (a *Lock) compare(r *sqlguard.Registry, cur line) (wide, narrow []Change) {
 		nar(ch("distinguish", "not found for a denied key", "distinguish"))
 	}
 	switch {
+	case !cur.Live && app.Live:
+		widen(ch("session", "running without the live-session check (a revoked or signed-out token keeps working until it expires)", "live session required"))
+	case cur.Live && !app.Live:
+		nar(ch("session", "a live session required", "no live-session check"))
+	}
+	switch {
+	case !cur.Fresh && app.Fresh:
+		widen(ch("fresh", "the token's grants without the fresh membership check (a removed member keeps writing until the token expires)", "fresh membership required"))
+	case cur.Fresh && !app.Fresh:
+		nar(ch("fresh", "a fresh membership required", "no fresh membership check"))
+	}
+	switch {
 	case cur.Conditions < app.Conditions:
 		widen(ch("conds", fmt.Sprintf("%d extra conditions", cur.Conditions), fmt.Sprintf("%d", app.Conditions)))
 	case cur.Conditions > app.Conditions:

@@ -33,6 +33,10 @@ type line struct {
 	// Joins are the other relations a read's query reads, sorted.
 	Joins     []string
 	Unguarded bool
+	// Live: the statement requires a live session; Fresh: its group
+	// comparison requires a fresh membership row.
+	Live  bool
+	Fresh bool
 	// Reason is an unguarded policy's reason (a comment of the lock file,
 	// not compared).
 	Reason string
@@ -47,6 +51,7 @@ func lineOf(p sqlguard.PolicyInfo) line {
 		Distinguish: p.DistinguishDenied, Conditions: len(p.Conditions),
 		SubjectBindings: p.SubjectBindings, Joins: sortedCopy(p.Joins),
 		Unguarded: p.Unguarded != "", Reason: p.Unguarded,
+		Live: p.LiveSession, Fresh: p.FreshMembership,
 	}
 	if perm.Unguarded {
 		perm.Role, perm.ReadRole, perm.Group, perm.Owner, perm.Admin = "", "", "", "", false
@@ -110,6 +115,12 @@ func (p line) String() string {
 	}
 	if len(p.Joins) > 0 {
 		field("joins=" + strings.Join(p.Joins, ","))
+	}
+	if p.Live {
+		field("session=live")
+	}
+	if p.Fresh {
+		field("fresh=yes")
 	}
 	return b.String()
 }
@@ -253,6 +264,13 @@ func parseLine(text string) (line, error) {
 			p.Distinguish, err = yes()
 		case "unguarded":
 			p.Unguarded, err = yes()
+		case "session":
+			if v != "live" {
+				err = fmt.Errorf("%s: session=%s, want live", p.Name, v)
+			}
+			p.Live = true
+		case "fresh":
+			p.Fresh, err = yes()
 		case "conds":
 			p.Conditions, err = strconv.Atoi(v)
 			if err != nil || p.Conditions < 0 || strconv.Itoa(p.Conditions) != v {

@@ -77,6 +77,9 @@ type jsonPolicy struct {
 	Joins             []string      `json:"joins,omitempty"`
 	DistinguishDenied bool          `json:"distinguish_denied,omitempty"`
 	Unguarded         string        `json:"unguarded,omitempty"`
+	LiveSession       bool          `json:"live_session,omitempty"`
+	FreshMembership   bool          `json:"fresh_membership,omitempty"`
+	FreshRoles        []string      `json:"fresh_roles,omitempty"`
 }
 
 type jsonParent struct {
@@ -89,8 +92,9 @@ type jsonParent struct {
 // {"policies": [...], "reserved": [...]}. A policy holds name, kind,
 // table, role, read_role, group (PolicyInfo.GroupPath), parents (column,
 // table, key), conditions, admin_override, owner_column, set, write
-// (PolicyInfo.WrittenColumns), subject_column, joins, distinguish_denied
-// and unguarded; not the SQL text.
+// (PolicyInfo.WrittenColumns), subject_column, joins, distinguish_denied,
+// unguarded, live_session, fresh_membership and fresh_roles; not the SQL
+// text.
 func (rep Report) WriteJSON(w io.Writer) error {
 	out := struct {
 		Policies []jsonPolicy `json:"policies"`
@@ -106,6 +110,7 @@ func (rep Report) WriteJSON(w io.Writer) error {
 			Conditions: p.Conditions, AdminOverride: p.AdminOverride, OwnerColumn: p.OwnerColumn,
 			Set: p.Set, Write: p.WrittenColumns(), SubjectColumn: p.SubjectColumn, Joins: p.Joins,
 			DistinguishDenied: p.DistinguishDenied, Unguarded: p.Unguarded,
+			LiveSession: p.LiveSession, FreshMembership: p.FreshMembership, FreshRoles: p.FreshRoles,
 		}
 		for _, h := range p.Parents {
 			key := h.Key
@@ -139,9 +144,16 @@ func (rep Report) WriteText(w io.Writer) error {
 		if p.AdminOverride {
 			admin = "yes"
 		}
+		conds := p.Conditions
+		if p.LiveSession {
+			conds = append(conds[:len(conds):len(conds)], "live session")
+		}
+		if p.FreshMembership {
+			conds = append(conds[:len(conds):len(conds)], "fresh membership")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			p.Name, p.Kind, p.Table, dash(role), dash(p.ReadRole), dash(p.GroupPath()), dash(p.OwnerColumn),
-			admin, dash(strings.Join(p.Set, ",")), dash(strings.Join(p.Conditions, " AND ")))
+			admin, dash(strings.Join(p.Set, ",")), dash(strings.Join(conds, " AND ")))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("approval: audit report: %w", err)
