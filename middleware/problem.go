@@ -73,6 +73,8 @@ func (ew ErrorWriter) WriteError(w http.ResponseWriter, r *http.Request, err err
 //	*AuthError                               its Status, with its WWW-Authenticate challenge
 //	ErrNoToken                               401, WWW-Authenticate: Bearer
 //	token.ErrInvalidToken                    401, WWW-Authenticate: Bearer error="invalid_token"
+//	capability.ErrRevoked (before any        401, WWW-Authenticate: Bearer error="invalid_token"
+//	classifier: sqlguard.ErrSessionEnded)
 //	ErrInsufficientScope                     403, WWW-Authenticate: Bearer error="insufficient_scope"
 //	*http.MaxBytesError                      413
 //	capability.ErrForbidden, ErrCrossOrigin  403
@@ -103,6 +105,12 @@ func (ew ErrorWriter) classify(err error) (status int, challenge, detail string)
 			return http.StatusInternalServerError, "", ""
 		}
 		return ae.Status, ae.challenge, ""
+	}
+	if errors.Is(err, capability.ErrRevoked) {
+		// Before the classifiers: an ended session is the token's
+		// failure, whatever the layer that found it, and its answer
+		// carries the challenge.
+		return http.StatusUnauthorized, `Bearer error="invalid_token"`, ""
 	}
 	for _, c := range ew.Classifiers {
 		if c == nil {
