@@ -172,17 +172,18 @@ func (d *decl) read() (*compiled, error) {
 // liveRead wraps a read that requires a live session so that the one
 // statement tells an ended session from an empty answer:
 //
-//	SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT <live> AS "sg_live") AS "sg_l"
+//	SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT <live> AS "sg_live" OFFSET 0) AS "sg_l"
 //	LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (<read>) AS "sg_m") AS "sg_q" ON "sg_l"."sg_live"
 //
 // Its first row leads with sg_live (false: the session ended, the only
 // row) and sg_row (NULL: live, and the read found nothing). The join on
 // the one-row check is a nested loop whose outer side is that row: the
-// read's order is kept.
+// read's order is kept. OFFSET 0 keeps PostgreSQL from pulling the check
+// up into both the select list and the join filter: the probes run once.
 func (d *decl) liveRead(read frag) frag {
 	var b buf
 	b.s(`SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT `).frag(d.live).
-		s(` AS "sg_live") AS "sg_l" LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (`).frag(read).
+		s(` AS "sg_live" OFFSET 0) AS "sg_l" LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (`).frag(read).
 		s(`) AS "sg_m") AS "sg_q" ON "sg_l"."sg_live"`)
 	return b.done()
 }
