@@ -176,28 +176,30 @@ func (r *Registry) MustMemberships(t MembershipTable) {
 	}
 }
 
-// liveFrag is the live-session condition:
+// frag is the live-session condition, one subquery of one or two
+// primary-key probes:
 //
-//	(EXISTS (SELECT 1 FROM "sessions" AS "sg_sess" WHERE "sg_sess"."id" = ?::text
-//	         AND "sg_sess"."revoked_at" IS NULL [AND "sg_sess"."subject" = ?subject])
-//	 AND EXISTS (SELECT 1 FROM "users" AS "sg_subj" WHERE "sg_subj"."name" = ?subject
-//	         AND "sg_subj"."valid_after" <= ?::timestamptz))
+//	EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "users" AS "sg_subj"
+//	        WHERE "sg_sess"."id" = ?::text AND "sg_sess"."revoked_at" IS NULL
+//	        [AND "sg_sess"."subject" = ?subject]
+//	        AND "sg_subj"."name" = ?subject AND "sg_subj"."valid_after" <= ?::timestamptz)
 //
 // The session id binds NULL when the capability has none, and so does an
 // empty subject or a zero issued-at time: the comparison is then NULL, the
 // EXISTS false, the session not live.
 func (l *liveness) frag() frag {
 	var b buf
-	b.s(`(EXISTS (SELECT 1 FROM `, l.table, ` AS "sg_sess" WHERE "sg_sess".`, l.id, " = ").
-		slot(slot{kind: slotSession}).s(`::text AND "sg_sess".`, l.revoked, " IS NULL")
+	b.s(`EXISTS (SELECT 1 FROM `, l.table, ` AS "sg_sess"`)
+	if l.subjects != "" {
+		b.s(", ", l.subjects, ` AS "sg_subj"`)
+	}
+	b.s(` WHERE "sg_sess".`, l.id, " = ").slot(slot{kind: slotSession}).s(`::text AND "sg_sess".`, l.revoked, " IS NULL")
 	if l.owner != "" {
 		b.s(` AND "sg_sess".`, l.owner, " = ").slot(slot{kind: slotSubject})
 	}
-	b.s(")")
 	if l.subjects != "" {
-		b.s(` AND EXISTS (SELECT 1 FROM `, l.subjects, ` AS "sg_subj" WHERE "sg_subj".`, l.subject, " = ").
-			slot(slot{kind: slotSubject}).s(` AND "sg_subj".`, l.validAft, " <= ").
-			slot(slot{kind: slotIssuedAt}).s("::timestamptz)")
+		b.s(` AND "sg_subj".`, l.subject, " = ").slot(slot{kind: slotSubject}).
+			s(` AND "sg_subj".`, l.validAft, " <= ").slot(slot{kind: slotIssuedAt}).s("::timestamptz")
 	}
 	b.s(")")
 	return b.done()
