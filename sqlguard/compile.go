@@ -31,7 +31,11 @@ type decl struct {
 	live      frag   // the live-session condition, sql "" when not required
 	fresh     *fresh // the fresh-membership condition, nil when not required
 	reading   bool   // building a read-role guard: no fresh membership
+	adminOnly bool   // Policy.AdminOnly: adminGuard instead of a group guard
 }
+
+// adminGuard is the guard of an AdminOnly policy: the admin flag, bound.
+var adminGuard = frag{"(?)", []any{slot{kind: slotAdmin}}}
 
 func (d *decl) fail(err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrDeclaration, d.p.Name, err)
@@ -116,6 +120,19 @@ func (d *decl) common(kind Kind) error {
 			return fmt.Errorf("Alias: %v", err)
 		}
 		d.from, d.ref = t+" AS "+a, a
+	}
+	if p.AdminOnly {
+		if p.Unguarded != "" || p.Role != "" || p.ReadRole != "" || p.GroupColumn != "" || len(p.Parents) > 0 ||
+			p.OwnerColumn != "" || p.AdminOverride || p.Lock != LockNone || p.FreshMembership {
+			return fmt.Errorf("an AdminOnly policy takes no Unguarded, Role, ReadRole, GroupColumn, Parents, Lock, OwnerColumn, AdminOverride or FreshMembership")
+		}
+		if p.DistinguishDenied {
+			return fmt.Errorf("DistinguishDenied needs a group guard")
+		}
+		d.adminOnly = true
+		d.info.AdminOnly = true
+		d.info.Lock = ""
+		return d.declareRevocation()
 	}
 	if p.Unguarded != "" {
 		if p.Role != "" || p.ReadRole != "" || p.GroupColumn != "" || len(p.Parents) > 0 ||
@@ -274,6 +291,10 @@ func (d *decl) writeConds() error {
 		d.conds = append(d.conds, f)
 		d.info.Conditions = append(d.info.Conditions, describe(sql, args))
 		d.info.SubjectBindings += countSubjects(args)
+	}
+	if d.adminOnly {
+		// Not a declared condition: the lock records AdminOnly itself.
+		d.conds = append([]frag{adminGuard}, d.conds...)
 	}
 	return nil
 }

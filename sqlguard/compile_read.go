@@ -120,6 +120,9 @@ func (d *decl) read() (*compiled, error) {
 		return frag{sql, bd.slots(args)}, nil
 	}
 	var guard sq.Sqlizer
+	if d.adminOnly {
+		guard = adminGuard
+	}
 	if d.guarded {
 		// A list's main text never carries the admin alternative: see List.
 		guard = d.rowGuardFor(p.Role, get && p.AdminOverride, true, LockNone)

@@ -46,6 +46,9 @@ type PolicyInfo struct {
 	AdminOverride bool
 	// Unguarded is the declared reason of a statement without group guard.
 	Unguarded string
+	// AdminOnly is set for a statement that only the admin flag allows
+	// (Policy.AdminOnly).
+	AdminOnly bool
 	// Columns, Key, Set and Returning as declared.
 	Columns   []string
 	Key       []string

@@ -58,6 +58,16 @@ type Policy struct {
 	// required and shows in the audit report. Role, ReadRole, GroupColumn,
 	// Parents, OwnerColumn and AdminOverride must then be empty.
 	Unguarded string
+	// AdminOnly declares a statement without a group guard that only a
+	// capability with the admin flag may run, for rows that belong to no
+	// group (a user's sign-out, a membership): the statement carries
+	// AND ($admin), bound from the capability, so PostgreSQL still decides.
+	// A capability without the flag touches no row: a write answers
+	// ErrNotFound (the statement cannot tell a refused admin action from a
+	// missing row), a list is empty. Role, ReadRole, GroupColumn, Parents,
+	// Lock, OwnerColumn, AdminOverride and Unguarded must then be empty.
+	// The audit report lists it among the reserved policies.
+	AdminOnly bool
 
 	// Columns are the inserted columns (Insert, Upsert), bound from the
 	// call's values in this order. A direct insert must include

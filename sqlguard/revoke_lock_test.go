@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	sq "github.com/Masterminds/squirrel"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/internal/testdb"
 	"github.com/keyhole-go/keyhole/sqlguard"
 	"github.com/keyhole-go/keyhole/sqlguard/approval"
 )
@@ -122,5 +127,71 @@ func TestRevocationDeclarations(t *testing.T) {
 	r2.MustMemberships(sqlguard.MembershipTable{Table: "m", Subject: "u", Group: "g", Role: "r"})
 	if _, err := r2.Delete(u); !errors.Is(err, sqlguard.ErrDeclaration) {
 		t.Errorf("FreshMembership on an unguarded policy: %v", err)
+	}
+}
+
+// TestAdminOnly: an admin-only policy runs for the admin flag alone,
+// decided in the statement (a non-admin touches nothing and is answered
+// not found); the lock writes admin=only, turning it into a group role is
+// a widening, and the report lists it as reserved.
+func TestAdminOnly(t *testing.T) {
+	db := testdb.New(t, revokeSchema)
+	seedRevoke(t, db)
+	reg := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
+	reg.MustSessions(sqlguard.SessionTable{Table: "sessions", ID: "id", RevokedAt: "revoked_at", Subject: "subject", Required: true})
+	remove := reg.MustDelete(sqlguard.Policy{Name: "memberships.remove", Table: "memberships",
+		Key: []string{"user_name", "group_id"}, AdminOnly: true})
+	list := reg.MustList(sqlguard.Policy{Name: "memberships.list", Table: "memberships", AdminOnly: true,
+		Query: sq.Select("user_name").OrderBy("user_name")})
+	ctx := t.Context()
+	root := revokeCap(t, "root", "s-root", revokeIAT, true, nil)
+	alice := revokeCap(t, "alice", "s-alice", revokeIAT, false, map[int64]string{1: "moderator"})
+	rootOld := revokeCap(t, "root", "s-old", revokeIAT, true, nil)
+	count := func() (n int) {
+		if err := db.Owner.QueryRow(ctx, "select count(*) from memberships").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := revokeOutcome(remove.Exec(ctx, db.Pool, alice, "bob", int64(2))); got != "notfound" || count() != 3 {
+		t.Errorf("non-admin remove: %s, %d rows left, want notfound and 3", got, count())
+	}
+	if got := revokeOutcome(remove.Exec(ctx, db.Pool, rootOld, "bob", int64(2))); got != "ended" || count() != 3 {
+		t.Errorf("admin with an ended session: %s, %d rows left, want ended and 3", got, count())
+	}
+	if got := revokeOutcome(remove.Exec(ctx, db.Pool, root, "bob", int64(2))); got != "ok" || count() != 2 {
+		t.Errorf("admin remove: %s, %d rows left, want ok and 2", got, count())
+	}
+	for who, want := range map[*capability.Capability]int{root: 2, alice: 0} {
+		rows, err := list.Query(ctx, db.Pool, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil || len(names) != want {
+			t.Errorf("%s lists %v (%v), want %d rows", who.Subject(), names, err, want)
+		}
+	}
+	file := string(approval.File(reg))
+	if !strings.Contains(file, "memberships.remove  delete  memberships  admin=only  session=live\n") {
+		t.Errorf("lock file:\n%s", file)
+	}
+	approved, err := approval.Parse([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wider := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
+	wider.MustSessions(sqlguard.SessionTable{Table: "sessions", ID: "id", RevokedAt: "revoked_at", Subject: "subject", Required: true})
+	wider.MustDelete(sqlguard.Policy{Name: "memberships.remove", Table: "memberships", Key: []string{"user_name", "group_id"},
+		Role: "moderator", GroupColumn: "group_id", AdminOverride: true})
+	if d := approved.Diff(wider); len(d.Widened) != 1 || !strings.Contains(d.Widened[0].String(), "now allows role moderator; approved: admin only") {
+		t.Errorf("admin-only to a group role: %+v", d)
+	}
+	rep := approval.NewReport(reg)
+	if len(rep.Reserved) != 2 || rep.Reserved[0].Bypass != approval.BypassAdminOnly {
+		t.Errorf("reserved: %+v", rep.Reserved)
+	}
+	if _, err := reg.Delete(sqlguard.Policy{Name: "x", Table: "memberships", Key: []string{"user_name"}, AdminOnly: true, Role: "member"}); !errors.Is(err, sqlguard.ErrDeclaration) {
+		t.Errorf("AdminOnly with a Role: %v", err)
 	}
 }

@@ -119,6 +119,18 @@ func (a *Lock) compare(r *sqlguard.Registry, cur line) (wide, narrow []Change) {
 		widen(ch("table", "table "+cur.Table, app.Table))
 	}
 	switch {
+	case cur.AdminOnly || app.AdminOnly:
+		switch {
+		case cur.AdminOnly && app.AdminOnly:
+		case cur.AdminOnly && (app.Unguarded || app.Admin):
+			nar(ch("admin", "the admin flag only", orNone(app.Role)))
+		case cur.AdminOnly:
+			widen(ch("admin", "the admin flag without any group role", "role "+app.Role+" without admin override"))
+		case cur.Unguarded:
+			widen(ch("unguarded", "running without group guard", "admin only"))
+		default:
+			widen(ch("role", "role "+cur.Role, "admin only"))
+		}
 	case cur.Unguarded && !app.Unguarded:
 		widen(ch("unguarded", "running without group guard", "role "+app.Role))
 	case !cur.Unguarded && app.Unguarded:

@@ -28,8 +28,9 @@ type Report struct {
 // Reserved flags a policy that bypasses the group guard.
 type Reserved struct {
 	Name string `json:"name"`
-	// Bypass is "unguarded" (no group guard at all) or "admin-override"
-	// (the admin flag passes the group comparison in every group).
+	// Bypass is "unguarded" (no group guard at all), "admin-override"
+	// (the admin flag passes the group comparison in every group) or
+	// "admin-only" (no group guard, the admin flag alone).
 	Bypass string `json:"bypass"`
 	// Reason is the application's reason for an unguarded policy.
 	Reason string `json:"reason,omitempty"`
@@ -41,6 +42,7 @@ type Reserved struct {
 const (
 	BypassUnguarded     = "unguarded"
 	BypassAdminOverride = "admin-override"
+	BypassAdminOnly     = "admin-only"
 )
 
 // NewReport returns the audit report of r's declared policies, sorted by
@@ -52,6 +54,8 @@ func NewReport(r *sqlguard.Registry) Report {
 		switch {
 		case p.Unguarded != "":
 			rep.Reserved = append(rep.Reserved, Reserved{Name: p.Name, Bypass: BypassUnguarded, Reason: p.Unguarded, Scope: scope})
+		case p.AdminOnly:
+			rep.Reserved = append(rep.Reserved, Reserved{Name: p.Name, Bypass: BypassAdminOnly, Scope: scope + ", no group"})
 		case p.AdminOverride:
 			rep.Reserved = append(rep.Reserved, Reserved{Name: p.Name, Bypass: BypassAdminOverride, Scope: scope + " in every group"})
 		}
@@ -144,6 +148,9 @@ func (rep Report) WriteText(w io.Writer) error {
 		if p.AdminOverride {
 			admin = "yes"
 		}
+		if p.AdminOnly {
+			admin = "only"
+		}
 		conds := p.Conditions
 		if p.LiveSession {
 			conds = append(conds[:len(conds):len(conds)], "live session")
@@ -166,8 +173,11 @@ func (rep Report) WriteText(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range rep.Reserved {
 		what := "the admin flag passes the group check"
-		if p.Bypass == BypassUnguarded {
+		switch p.Bypass {
+		case BypassUnguarded:
 			what = "no group guard: " + p.Reason
+		case BypassAdminOnly:
+			what = "no group guard: the admin flag alone"
 		}
 		fmt.Fprintf(tw, "  !! %s\t%s\t%s\t%s\n", p.Name, p.Bypass, p.Scope, what)
 	}
