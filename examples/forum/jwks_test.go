@@ -50,7 +50,7 @@ func TestAuditFlag(t *testing.T) {
 			t.Errorf("-audit output misses %s:\n%s", p.Name, out.String())
 		}
 	}
-	if len(reg.Policies()) != 11 {
-		t.Errorf("%d policies, want 11", len(reg.Policies()))
+	if len(reg.Policies()) != 16 {
+		t.Errorf("%d policies, want 16", len(reg.Policies()))
 	}
 }

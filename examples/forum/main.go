@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := seed(ctx, pool); err != nil {
 		return err
 	}
-	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil)), RevocationCacheTTL: time.Second})
 	if err != nil {
 		return err
 	}
