@@ -117,18 +117,26 @@ func (a *app) mint(r *http.Request, name string) (string, time.Time, error) {
 //	POST /logout  (the cookie)     -> 303 to /
 //
 // A request without a token only clears the cookie; one whose token is
-// invalid or already ended is answered by the middleware (webAuthError:
-// the cookie is cleared, back to /).
+// invalid is answered by the middleware (webAuthError: the cookie is
+// cleared, back to /), one whose session already ended like any route
+// (401 for a bearer token, back to / without the cookie for the page).
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	bearer := strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if c, ok := capability.FromContext(r.Context()); ok {
-		if err := a.endSession(r.Context(), c); err != nil && !errors.Is(err, capability.ErrRevoked) {
-			a.fail(w, r, err)
+		if err := a.endSession(r.Context(), c); err != nil {
+			// Already ended: 401 for the API, back to the login (the
+			// cookie cleared) for the page, like any route.
+			if bearer {
+				a.fail(w, r, err)
+			} else {
+				a.webError(w, r, err)
+			}
 			return
 		}
 	}
 	clearSession(w)
 	w.Header().Set("Cache-Control", "no-store")
-	if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+	if bearer {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
