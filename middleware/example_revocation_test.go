@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -44,7 +45,7 @@ func ExampleRevocationChecker() {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		w := httptest.NewRecorder()
 		me.ServeHTTP(w, r)
-		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"))
+		fmt.Println(strings.TrimSpace(fmt.Sprint(w.Code, " ", w.Header().Get("WWW-Authenticate"))))
 	}
 	call()
 	store.mu.Lock()
