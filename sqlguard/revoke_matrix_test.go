@@ -382,3 +382,46 @@ func revokeFingerprint(t testing.TB, tx pgx.Tx) string {
 	}
 	return s
 }
+
+// TestRevocations: the registry's one-query checker for the middleware
+// answers like the statements' condition: live, revoked, no session id,
+// another subject's session, cut off, a subject without a row, nil.
+func TestRevocations(t *testing.T) {
+	db := testdb.New(t, revokeSchema)
+	seedRevoke(t, db)
+	f := newRevokeForum(t)
+	rv, err := f.reg.Revocations(db.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		c    *capability.Capability
+		want bool
+	}{
+		{"live", revokeCap(t, "alice", "s-alice", revokeIAT, false, nil), false},
+		{"revoked", revokeCap(t, "alice", "s-old", revokeIAT, false, nil), true},
+		{"no sid", revokeCap(t, "alice", "", revokeIAT, false, nil), true},
+		{"another subject's session", revokeCap(t, "alice", "s-bob", revokeIAT, false, nil), true},
+		{"cut off", revokeCap(t, "dave", "s-dave", revokeIAT, false, nil), true},
+		{"no subject row", revokeCap(t, "carol", "s-carol", revokeIAT, false, nil), true},
+		{"no issued-at", revokeCap(t, "alice", "s-alice", time.Time{}, false, nil), true},
+		{"nil", nil, true},
+	} {
+		got, err := rv.Revoked(t.Context(), tc.c)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Revoked = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64).Revocations(db.Pool); !errors.Is(err, sqlguard.ErrDeclaration) {
+		t.Errorf("Revocations without Sessions: %v", err)
+	}
+}
+
+// TestClassifySessionEnded: an ended session is 401, never 403 or 404.
+func TestClassifySessionEnded(t *testing.T) {
+	status, detail, ok := sqlguard.Classify(fmt.Errorf("wrapped: %w", sqlguard.ErrSessionEnded))
+	if status != 401 || detail != "" || !ok {
+		t.Errorf("Classify(ErrSessionEnded) = %d %q %v, want 401", status, detail, ok)
+	}
+}
