@@ -251,7 +251,10 @@ func (c *Capability) ID() string {
 
 // SessionID returns the session the token belongs to (the "sid" claim), ""
 // for none and for nil. A capability without a session is refused wherever
-// a live session is required.
+// a live session is required. There is no fallback to the token id (jti):
+// a jti names one token, a session outlives the tokens minted for it
+// (refreshed, exchanged), and a store keyed by jti would need a row per
+// token.
 func (c *Capability) SessionID() string {
 	if c == nil {
 		return ""
