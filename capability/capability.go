@@ -40,9 +40,13 @@ type Params struct {
 	Issuer   string
 	Audience []string
 	ID       string // the token id (jti)
-	IssuedAt time.Time
-	Expiry   time.Time
-	Grants   []Grant
+	// SessionID is the session the token belongs to (the "sid" claim),
+	// "" for none. A store of sessions can end it before the token
+	// expires: see ErrRevoked.
+	SessionID string
+	IssuedAt  time.Time
+	Expiry    time.Time
+	Grants    []Grant
 	// ByRole holds the grants grouped by role instead of Grants, the form
 	// in which token decoders read them (see RoleGroups). Set at most one
 	// of Grants and ByRole.
@@ -63,6 +67,7 @@ type Capability struct {
 	issuer   string
 	audience []string
 	id       string
+	sid      string
 	iat      time.Time
 	exp      time.Time
 	admin    bool
@@ -201,6 +206,7 @@ func newShell(roles *Roles, kind GroupKind, p Params) *Capability {
 		issuer:   p.Issuer,
 		audience: slices.Clone(p.Audience),
 		id:       p.ID,
+		sid:      p.SessionID,
 		iat:      p.IssuedAt,
 		exp:      p.Expiry,
 		admin:    p.Admin,
@@ -241,6 +247,19 @@ func (c *Capability) ID() string {
 		return ""
 	}
 	return c.id
+}
+
+// SessionID returns the session the token belongs to (the "sid" claim), ""
+// for none and for nil. A capability without a session is refused wherever
+// a live session is required. There is no fallback to the token id (jti):
+// a jti names one token, a session outlives the tokens minted for it
+// (refreshed, exchanged), and a store keyed by jti would need a row per
+// token.
+func (c *Capability) SessionID() string {
+	if c == nil {
+		return ""
+	}
+	return c.sid
 }
 
 // IssuedAt returns when the token was issued.
@@ -319,13 +338,14 @@ func (c *Capability) Params() Params {
 		return Params{}
 	}
 	return Params{
-		Subject:  c.subject,
-		Issuer:   c.issuer,
-		Audience: slices.Clone(c.audience),
-		ID:       c.id,
-		IssuedAt: c.iat,
-		Expiry:   c.exp,
-		Grants:   slices.Clone(c.grantList()),
-		Admin:    c.admin,
+		Subject:   c.subject,
+		Issuer:    c.issuer,
+		Audience:  slices.Clone(c.audience),
+		ID:        c.id,
+		SessionID: c.sid,
+		IssuedAt:  c.iat,
+		Expiry:    c.exp,
+		Grants:    slices.Clone(c.grantList()),
+		Admin:     c.admin,
 	}
 }

@@ -85,6 +85,13 @@
 // [FromContext] reports whether a capability was stored, so that "no
 // capability" is never mistaken for an empty one.
 //
+// A capability may name the session its token belongs to
+// ([Capability.SessionID], the token's "sid"): sqlguard policies that
+// require a live session refuse it once the application ends that session,
+// and such a refusal unwraps to [ErrRevoked], which an HTTP layer answers
+// as an invalid token (401). [ErrForbidden] and [ErrNotFound] are the
+// shared sentinels that higher layers' denials unwrap to.
+//
 // This package uses the standard library only; tokens, keys and JOSE live
 // in capability/token, SQL in sqlguard.
 package capability

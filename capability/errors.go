@@ -19,4 +19,12 @@ var (
 	// indistinguishable on purpose (sqlguard.ErrNotFound matches it). The
 	// HTTP answer is 404.
 	ErrNotFound = errors.New("capability: not found")
+
+	// ErrRevoked is matched by an error that refuses a capability whose
+	// session ended before the token expired: the session was revoked
+	// (signed out), or the subject's tokens were cut off ("sign out
+	// everywhere", a removed user). The token itself is no longer good,
+	// whatever the resource: the HTTP answer is 401 with
+	// WWW-Authenticate: Bearer error="invalid_token", never 403 or 404.
+	ErrRevoked = errors.New("capability: session ended")
 )

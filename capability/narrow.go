@@ -43,6 +43,7 @@ func (c *Capability) Narrow(n Narrowing) (*Capability, error) {
 		Issuer:    c.issuer,
 		Audience:  c.audience,
 		ID:        c.id,
+		SessionID: c.sid,
 		IssuedAt:  c.iat,
 		Expiry:    c.exp,
 		Admin:     c.admin && !n.DropAdmin && n.Groups == nil && n.Role == "",

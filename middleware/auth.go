@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/capability/token"
@@ -74,6 +75,23 @@ type Options struct {
 	// text.
 	ErrorWriter func(w http.ResponseWriter, r *http.Request, err error)
 
+	// Revocation, when set, is asked whether a verified token's session
+	// ended (see RevocationChecker), so that a revoked token is refused by
+	// every route, those that never reach the database included: 401
+	// invalid_token (ReasonRevoked), or 503 when the checker fails
+	// (ReasonRevocationError; fail closed). Nil: tokens are good until
+	// they expire, unless the handler's own statements check (sqlguard's
+	// live sessions).
+	Revocation RevocationChecker
+	// RevocationCacheTTL, when positive, caches the checker's answers
+	// for capabilities with a session id, keyed by session, subject and
+	// issued-at time, for at most MaxRevocationCacheTTL: a revocation
+	// then reaches every route within this time. Errors are never cached.
+	RevocationCacheTTL time.Duration
+	// RevocationCacheSize bounds the cached answers; zero means
+	// DefaultRevocationCacheSize.
+	RevocationCacheSize int
+
 	// Logger, when set, receives one record per refused request, at
 	// LevelInfo (LevelError for a failed verifier), with the reason code,
 	// the status, the token's kid (quoted and bounded; it is untrusted) and
@@ -101,6 +119,7 @@ type Auth struct {
 	maxHeader int // maxToken + len("Bearer ")
 	ew        func(http.ResponseWriter, *http.Request, error)
 	log       *slog.Logger
+	rev       *revocation // nil: no revocation check
 
 	chNone, chInvalidToken, chInvalidRequest, chInsufficientScope string
 }
@@ -135,6 +154,15 @@ func New(v Verifier, opts Options) (*Auth, error) {
 		if a.cop == nil {
 			a.cop = http.NewCrossOriginProtection()
 		}
+	}
+	if opts.Revocation != nil {
+		rev, err := newRevocation(opts.Revocation, opts.RevocationCacheTTL, opts.RevocationCacheSize)
+		if err != nil {
+			return nil, err
+		}
+		a.rev = rev
+	} else if opts.RevocationCacheTTL != 0 || opts.RevocationCacheSize != 0 {
+		return nil, errors.New("middleware: Options.RevocationCacheTTL and RevocationCacheSize need Options.Revocation")
 	}
 	a.maxHeader = a.maxToken + len("Bearer ")
 	if a.ew == nil {
@@ -225,6 +253,11 @@ func (a *Auth) check(r *http.Request) (*capability.Capability, *AuthError) {
 		// broken; fail closed.
 		return nil, &AuthError{Status: http.StatusInternalServerError, Reason: ReasonVerifierError,
 			Err: errors.New("middleware: verifier returned no capability and no error")}
+	}
+	if a.rev != nil {
+		if aerr := a.checkRevoked(r.Context(), c); aerr != nil {
+			return nil, aerr
+		}
 	}
 	return c, nil
 }

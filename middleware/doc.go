@@ -69,6 +69,16 @@
 // Browsers send CORS preflight requests (OPTIONS) without credentials:
 // answer them outside Handler.
 //
+// A verified token may belong to a session that ended before it expired
+// (logout, sign out everywhere). Statements that require a live session
+// (sqlguard's LiveSession) refuse it themselves; for routes that run none,
+// Options.Revocation asks a RevocationChecker the application provides
+// (sqlguard's Registry.Revocations is one): a revoked session answers 401
+// invalid_token, a failing checker 503. Its optional cache keeps an answer
+// at most MaxRevocationCacheTTL, never an error. Wherever it is found, an
+// error matching capability.ErrRevoked is answered 401 invalid_token by
+// ErrorWriter, before any classifier.
+//
 // # Token sources
 //
 // The token is read from the Authorization header (RFC 6750 §2.1): the

@@ -60,6 +60,8 @@ const (
 	ReasonVerifierError     = "verifier_error"     // the verifier failed without judging the token
 	ReasonInsufficientScope = "insufficient_scope" // a Require… check refused a valid capability
 	ReasonCrossOrigin       = "cross_origin"       // a cookie-authenticated unsafe request from another origin
+	ReasonRevoked           = "revoked"            // the token's session ended (Options.Revocation)
+	ReasonRevocationError   = "revocation_error"   // the RevocationChecker failed: 503
 )
 
 // AuthError is the error of a request that Auth refuses. Its fields are

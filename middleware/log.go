@@ -26,7 +26,7 @@ func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
 		return
 	}
 	level := slog.LevelInfo
-	if e.Reason == ReasonVerifierError {
+	if e.Reason == ReasonVerifierError || e.Reason == ReasonRevocationError {
 		level = slog.LevelError
 	}
 	ctx := r.Context()
@@ -49,7 +49,7 @@ func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
 	} else if c, ok := capability.FromContext(ctx); ok && c.Subject() != "" {
 		attrs = append(attrs, slog.String("sub", bounded(c.Subject(), maxLogSubject)))
 	}
-	if e.Reason == ReasonVerifierError && e.Err != nil {
+	if (e.Reason == ReasonVerifierError || e.Reason == ReasonRevocationError) && e.Err != nil {
 		attrs = append(attrs, slog.String("error", e.Err.Error()))
 	}
 	a.log.LogAttrs(ctx, level, "keyhole: request refused", attrs...)

@@ -85,6 +85,8 @@ func (ew ErrorWriter) WriteError(w http.ResponseWriter, r *http.Request, err err
 //	*ClientError                             its Status, with its Detail as the problem's detail
 //	ErrNoToken                               401, WWW-Authenticate: Bearer
 //	token.ErrInvalidToken                    401, WWW-Authenticate: Bearer error="invalid_token"
+//	capability.ErrRevoked (before any        401, WWW-Authenticate: Bearer error="invalid_token"
+//	classifier: sqlguard.ErrSessionEnded)
 //	ErrInsufficientScope                     403, WWW-Authenticate: Bearer error="insufficient_scope"
 //	*http.MaxBytesError                      413
 //	capability.ErrForbidden, ErrCrossOrigin  403
@@ -115,6 +117,12 @@ func (ew ErrorWriter) classify(err error) (status int, challenge, detail string)
 			return http.StatusInternalServerError, "", ""
 		}
 		return ae.Status, ae.challenge, ""
+	}
+	if errors.Is(err, capability.ErrRevoked) {
+		// Before the classifiers: an ended session is the token's
+		// failure, whatever the layer that found it, and its answer
+		// carries the challenge.
+		return http.StatusUnauthorized, `Bearer error="invalid_token"`, ""
 	}
 	if ce, ok := asClientError(err); ok {
 		return ce.status(), "", ce.Detail

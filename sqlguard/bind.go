@@ -209,7 +209,7 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 		return nil, nil, c.invalid(fmt.Errorf("%d values, want %d (%s)", len(values), c.nvalues, strings.Join(c.info.Values, ", ")))
 	}
 	st := &c.text
-	admin := cp.Admin() && c.info.AdminOverride
+	admin := cp.Admin() && (c.info.AdminOverride || c.info.AdminOnly)
 	if c.adminText != nil && admin {
 		st = c.adminText
 	}
@@ -257,6 +257,10 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 			} else {
 				args[i] = nil
 			}
+		case slotSession:
+			args[i] = sessionArg(cp)
+		case slotIssuedAt:
+			args[i] = issuedAtArg(cp)
 		}
 	}
 	return st, args, nil

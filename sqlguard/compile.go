@@ -28,7 +28,14 @@ type decl struct {
 	bd        bindings
 	conds     []frag // converted conditions (writes)
 	guarded   bool
+	live      frag   // the live-session condition, sql "" when not required
+	fresh     *fresh // the fresh-membership condition, nil when not required
+	reading   bool   // building a read-role guard: no fresh membership
+	adminOnly bool   // Policy.AdminOnly: adminGuard instead of a group guard
 }
+
+// adminGuard is the guard of an AdminOnly policy: the admin flag, bound.
+var adminGuard = frag{"(?)", []any{slot{kind: slotAdmin}}}
 
 func (d *decl) fail(err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrDeclaration, d.p.Name, err)
@@ -114,6 +121,19 @@ func (d *decl) common(kind Kind) error {
 		}
 		d.from, d.ref = t+" AS "+a, a
 	}
+	if p.AdminOnly {
+		if p.Unguarded != "" || p.Role != "" || p.ReadRole != "" || p.GroupColumn != "" || len(p.Parents) > 0 ||
+			p.OwnerColumn != "" || p.AdminOverride || p.Lock != LockNone || p.FreshMembership {
+			return fmt.Errorf("an AdminOnly policy takes no Unguarded, Role, ReadRole, GroupColumn, Parents, Lock, OwnerColumn, AdminOverride or FreshMembership")
+		}
+		if p.DistinguishDenied {
+			return fmt.Errorf("DistinguishDenied needs a group guard")
+		}
+		d.adminOnly = true
+		d.info.AdminOnly = true
+		d.info.Lock = ""
+		return d.declareRevocation()
+	}
 	if p.Unguarded != "" {
 		if p.Role != "" || p.ReadRole != "" || p.GroupColumn != "" || len(p.Parents) > 0 ||
 			p.OwnerColumn != "" || p.AdminOverride || p.Lock != LockNone {
@@ -123,7 +143,7 @@ func (d *decl) common(kind Kind) error {
 			return fmt.Errorf("DistinguishDenied needs a guard")
 		}
 		d.info.Lock = ""
-		return nil
+		return d.declareRevocation()
 	}
 	d.guarded = true
 	if p.Role == "" {
@@ -187,7 +207,7 @@ func (d *decl) common(kind Kind) error {
 		aliases[x.alias] = true
 		d.hops = append(d.hops, x)
 	}
-	return nil
+	return d.declareRevocation()
 }
 
 // refuse reports fields that kind does not use.
@@ -272,6 +292,10 @@ func (d *decl) writeConds() error {
 		d.info.Conditions = append(d.info.Conditions, describe(sql, args))
 		d.info.SubjectBindings += countSubjects(args)
 	}
+	if d.adminOnly {
+		// Not a declared condition: the lock records AdminOnly itself.
+		d.conds = append([]frag{adminGuard}, d.conds...)
+	}
 	return nil
 }
 
@@ -295,7 +319,8 @@ func (d *decl) rowGuardFor(role string, admin, owner bool, lock Lock) rowGuard {
 		ownerCol = d.col(d.p.OwnerColumn)
 	}
 	if len(d.hops) == 0 {
-		g := groupGuard{col: d.col(d.p.GroupColumn), arrayType: d.arrayType, role: role, admin: admin, owner: ownerCol}
+		g := groupGuard{col: d.col(d.p.GroupColumn), arrayType: d.arrayType, role: role, admin: admin, owner: ownerCol,
+			fresh: d.freshFor(role)}
 		return rowGuard{direct: &g}
 	}
 	pg := d.parentGuardFor(role, admin, frag{sql: d.col(d.hops[0].raw.Column)}, nil, lock)
@@ -307,10 +332,28 @@ func (d *decl) parentGuardFor(role string, admin bool, ref frag, conds []frag, l
 		hops: d.hops,
 		ref:  ref,
 		group: groupGuard{col: d.lastAlias() + "." + q(d.p.GroupColumn), arrayType: d.arrayType,
-			role: role, admin: admin},
+			role: role, admin: admin, fresh: d.freshFor(role)},
 		conds: conds,
 		lock:  lock,
 	}
+}
+
+// freshFor is the fresh-membership condition of a guard for role: only
+// for the policy's Role, never in a read-role guard (see readGuard and
+// Policy.FreshMembership).
+func (d *decl) freshFor(role string) *fresh {
+	if d.fresh == nil || role != d.p.Role || d.reading {
+		return nil
+	}
+	return d.fresh
+}
+
+// readGuard is rowGuardFor for the read role of a status: without the
+// fresh-membership condition.
+func (d *decl) readGuard(role string, admin, owner bool, lock Lock) rowGuard {
+	d.reading = true
+	defer func() { d.reading = false }()
+	return d.rowGuardFor(role, admin, owner, lock)
 }
 
 // groupText is the row's group as text: only ever evaluated for a row the

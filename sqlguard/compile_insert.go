@@ -91,13 +91,16 @@ func (d *decl) insert() (*compiled, error) {
 		}
 		c.groupVals[gi] = true
 		c.directGroup = gi
-		where = append([]frag{render(matchGuard{value: gi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride})}, d.conds...)
+		where = append([]frag{render(matchGuard{value: gi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride, fresh: d.fresh})}, d.conds...)
 	default:
 		ri := slices.Index(p.Columns, d.hops[0].raw.Column)
 		if ri < 0 {
 			return nil, fmt.Errorf("Parents[0].Column %s is not in Columns", d.hops[0].raw.Column)
 		}
 		where = []frag{render(d.parentGuardFor(p.Role, p.AdminOverride, valueSlot(ri), d.conds, p.Lock))}
+	}
+	if d.live.sql != "" {
+		where = append(where, d.live)
 	}
 	for i, w := range where {
 		if i == 0 {
@@ -113,14 +116,17 @@ func (d *decl) insert() (*compiled, error) {
 		ri := slices.Index(p.Columns, d.hops[0].raw.Column)
 		from, key, last := chain(d.hops)
 		read := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.ReadRole, admin: p.AdminOverride})
-		wr := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride})
+		wr := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride, fresh: d.fresh})
 		var sel buf
 		sel.s("CASE WHEN NOT ").frag(coalesce(read)).s(thenStatus(statusNotFound) + " WHEN NOT ").frag(coalesce(wr)).
 			s(thenStatus(statusDeniedRow) + elseStatus(statusDeniedCond) + ", CASE WHEN ").
 			frag(coalesce(read)).s(" THEN " + last + "." + q(p.GroupColumn) + "::text END")
 		var fr buf
 		fr.s("FROM ", from, " WHERE ", key, " = ").frag(valueSlot(ri)).s(` AND NOT EXISTS (SELECT 1 FROM "sg_done")`)
-		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done()), shapeStatus, len(ret))
+		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done(), d.live), shapeStatus, len(ret))
+	}
+	if d.live.sql != "" {
+		return d.finish(c, statusStatement(write, ret, frag{}, frag{}, d.live), shapeStatus, len(ret))
 	}
 	d.returning(&b, ret)
 	sh := shapeExec

@@ -120,6 +120,9 @@ func (d *decl) read() (*compiled, error) {
 		return frag{sql, bd.slots(args)}, nil
 	}
 	var guard sq.Sqlizer
+	if d.adminOnly {
+		guard = adminGuard
+	}
 	if d.guarded {
 		// A list's main text never carries the admin alternative: see List.
 		guard = d.rowGuardFor(p.Role, get && p.AdminOverride, true, LockNone)
@@ -144,10 +147,17 @@ func (d *decl) read() (*compiled, error) {
 			main = b.done()
 		}
 	}
+	if d.live.sql != "" {
+		main = d.liveRead(main)
+		c.live = true
+	}
 	if !get && d.guarded && p.AdminOverride {
 		admin, err := build(frag{"(?)", []any{slot{kind: slotAdmin}}})
 		if err != nil {
 			return nil, err
+		}
+		if c.live {
+			admin = d.liveRead(admin)
 		}
 		if d.bd.next != nvalues {
 			return nil, fmt.Errorf("internal: admin text binds %d values, not %d", d.bd.next, nvalues)
@@ -160,4 +170,23 @@ func (d *decl) read() (*compiled, error) {
 	}
 	c.groupVals = make([]bool, nvalues)
 	return d.finish(c, main, sh, 0)
+}
+
+// liveRead wraps a read that requires a live session so that the one
+// statement tells an ended session from an empty answer:
+//
+//	SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT <live> AS "sg_live" OFFSET 0) AS "sg_l"
+//	LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (<read>) AS "sg_m") AS "sg_q" ON "sg_l"."sg_live"
+//
+// Its first row leads with sg_live (false: the session ended, the only
+// row) and sg_row (NULL: live, and the read found nothing). The join on
+// the one-row check is a nested loop whose outer side is that row: the
+// read's order is kept. OFFSET 0 keeps PostgreSQL from pulling the check
+// up into both the select list and the join filter: the probes run once.
+func (d *decl) liveRead(read frag) frag {
+	var b buf
+	b.s(`SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT `).frag(d.live).
+		s(` AS "sg_live" OFFSET 0) AS "sg_l" LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (`).frag(read).
+		s(`) AS "sg_m") AS "sg_q" ON "sg_l"."sg_live"`)
+	return b.done()
 }

@@ -75,7 +75,7 @@ func (d *decl) updateOrDelete() (*compiled, error) {
 				c.checkGroup = vi
 				if len(d.hops) == 0 {
 					c.groupVals[vi] = true
-					check = render(matchGuard{value: vi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride})
+					check = render(matchGuard{value: vi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride, fresh: d.fresh})
 				} else {
 					check = render(d.parentGuardFor(p.Role, p.AdminOverride, valueSlot(vi), nil, p.Lock))
 				}
@@ -86,10 +86,13 @@ func (d *decl) updateOrDelete() (*compiled, error) {
 	for _, f := range d.conds {
 		b.s(" AND ").frag(f)
 	}
+	if d.live.sql != "" {
+		b.s(" AND ").frag(d.live)
+	}
 	write := b.done()
 	c.conds = len(d.conds) > 0
 	if d.guarded && p.ReadRole != "" {
-		read := render(d.rowGuardFor(p.ReadRole, p.AdminOverride, true, LockNone))
+		read := render(d.readGuard(p.ReadRole, p.AdminOverride, true, LockNone))
 		plain := render(d.rowGuardFor(p.Role, p.AdminOverride, true, LockNone))
 		var sel buf
 		sel.s("CASE WHEN NOT ").frag(coalesce(read)).s(thenStatus(statusNotFound) + " WHEN NOT ").
@@ -107,7 +110,10 @@ func (d *decl) updateOrDelete() (*compiled, error) {
 		fr.s("FROM ", d.from, " WHERE ")
 		keyPred(&fr)
 		fr.s(` AND NOT EXISTS (SELECT 1 FROM "sg_done")`)
-		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done()), shapeStatus, len(ret))
+		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done(), d.live), shapeStatus, len(ret))
+	}
+	if d.live.sql != "" {
+		return d.finish(c, statusStatement(write, ret, frag{}, frag{}, d.live), shapeStatus, len(ret))
 	}
 	d.returning(&b, ret)
 	sh := shapeExec

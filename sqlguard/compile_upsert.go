@@ -61,7 +61,7 @@ func (d *decl) upsert() (*compiled, error) {
 		c.groupVals[gi] = true
 		c.directGroup = gi
 		c.checkGroup = gi
-		ins = render(matchGuard{value: gi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride})
+		ins = render(matchGuard{value: gi, elemType: d.elemType(), role: p.Role, admin: p.AdminOverride, fresh: d.fresh})
 	}
 	var b buf
 	d.insertSelect(&b, all, len(cols))
@@ -82,6 +82,10 @@ func (d *decl) upsert() (*compiled, error) {
 		and()
 		b.frag(f)
 	}
+	if d.live.sql != "" {
+		and()
+		b.frag(d.live)
+	}
 	b.s(" ON CONFLICT (")
 	for i, k := range keys {
 		if i > 0 {
@@ -100,6 +104,9 @@ func (d *decl) upsert() (*compiled, error) {
 		b.s(" WHERE ").frag(render(d.rowGuardFor(p.Role, p.AdminOverride, true, LockNone)))
 	}
 	write := b.done()
+	if !d.guarded && d.live.sql != "" {
+		return d.finish(c, statusStatement(write, ret, frag{}, frag{}, d.live), shapeStatus, len(ret))
+	}
 	if !d.guarded {
 		d.returning(&b, ret)
 		sh := shapeExec
@@ -120,7 +127,7 @@ func (d *decl) upsert() (*compiled, error) {
 	}
 	read := frag{sql: "FALSE"}
 	if p.ReadRole != "" {
-		read = coalesce(render(d.rowGuardFor(p.ReadRole, p.AdminOverride, true, LockNone)))
+		read = coalesce(render(d.readGuard(p.ReadRole, p.AdminOverride, true, LockNone)))
 	}
 	var sel buf
 	sel.s("CASE WHEN NOT ").frag(coalesce(ins))
@@ -135,5 +142,5 @@ func (d *decl) upsert() (*compiled, error) {
 	gt.s("CASE WHEN ").frag(read).s(" THEN ", d.groupText(), " END")
 	existing(&sel, gt.done())
 	fr := frag{sql: `WHERE NOT EXISTS (SELECT 1 FROM "sg_done")`}
-	return d.finish(c, statusStatement(write, ret, sel.done(), fr), shapeStatus, len(ret))
+	return d.finish(c, statusStatement(write, ret, sel.done(), fr, d.live), shapeStatus, len(ret))
 }

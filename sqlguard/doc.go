@@ -115,6 +115,30 @@
 // DistinguishDenied. RETURNING columns come back through Write.QueryRow.
 // Every refusal happens in one statement: nothing is half written.
 //
+// # Sessions that end before the token
+//
+// A token is good until it expires, unless the application declares its
+// sessions on the registry (Registry.Sessions: a sessions table, and
+// optionally the subjects' cut-off for "sign out everywhere") and its
+// memberships (Registry.Memberships). A policy with LiveSession (or every
+// policy, with SessionTable.Required) then carries the check in its own
+// statement, bound from the capability (Capability.SessionID, the "sid"
+// claim; Subject; IssuedAt): one primary-key probe, no extra round trip.
+// A capability without a session id, subject or issued-at time is
+// refused. An ended session answers ErrSessionEnded (matching
+// capability.ErrRevoked, 401 in the middleware), decided in the same
+// statement before found or allowed: the status CTE gets a branch for it,
+// and a live List or Get leads its rows with a one-row session check, so
+// that a revoked token gets neither a row, nor "not found", nor an empty
+// list. FreshMembership adds a row of the membership table to the group
+// comparison of the policy's Role: a member removed from a group is
+// refused on their next statement, though the token still lists the
+// group; the admin override needs no membership. AdminOnly declares a
+// statement on rows of no group that the admin flag alone may run (a
+// membership, a user's cut-off). Registry.Revocations is the same session
+// check as one query, for the middleware's routes that run no statement.
+// See BenchmarkLiveSession for what it costs.
+//
 // Concurrency: PostgreSQL re-checks the guard on the newest version of a
 // row that a concurrent transaction changed (READ COMMITTED), so an update
 // of a row moved meanwhile to a group the caller lacks touches nothing.

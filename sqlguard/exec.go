@@ -138,6 +138,9 @@ func (p *List) Query(ctx context.Context, db DB, c *capability.Capability, value
 	if err != nil {
 		return nil, p.c.wrap(err)
 	}
+	if p.c.live {
+		return p.c.openLive(rows)
+	}
 	return rows, nil
 }
 
@@ -187,9 +190,15 @@ func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capabilit
 	if err != nil {
 		return err
 	}
-	rows, err := db.Query(ctx, st.sql, args...)
+	raw, err := db.Query(ctx, st.sql, args...)
 	if err != nil {
 		return c.wrap(err)
+	}
+	rows := raw
+	if c.live {
+		if rows, err = c.openLive(raw); err != nil {
+			return err
+		}
 	}
 	defer rows.Close()
 	if !rows.Next() {

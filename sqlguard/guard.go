@@ -28,6 +28,8 @@ const (
 	slotGroupMatch                     // groups for role ∩ {value i}: value i, or NULL when not in them
 	slotAdmin                          // the capability's admin flag
 	slotSubject                        // the capability's subject, NULL when empty
+	slotSession                        // the capability's session id, NULL when empty
+	slotIssuedAt                       // the capability's issued-at time, NULL when zero
 )
 
 // frag is a piece of SQL with '?' placeholders whose args are slots. It is
@@ -98,11 +100,15 @@ type groupGuard struct {
 	role      string
 	admin     bool   // OR ?admin
 	owner     string // quoted, qualified owner column, or ""
+	fresh     *fresh // AND a membership row of the subject in the group
 }
 
 func (g groupGuard) ToSql() (string, []any, error) {
 	var b buf
 	b.s("(", g.col, " = ANY(").slot(slot{kind: slotGroups, role: g.role}).s("::", g.arrayType, ")")
+	if g.fresh != nil {
+		b.s(" AND ").frag(g.fresh.frag(frag{sql: g.col}))
+	}
 	if g.admin {
 		b.s(" OR ").slot(slot{kind: slotAdmin})
 	}
@@ -130,12 +136,18 @@ type matchGuard struct {
 	elemType string // int8, uuid, text
 	role     string
 	admin    bool
+	fresh    *fresh
 }
 
 func (g matchGuard) ToSql() (string, []any, error) {
 	var b buf
 	b.s("(").slot(slot{kind: slotValue, i: g.value}).s(" = ").
 		slot(slot{kind: slotGroupMatch, i: g.value, role: g.role}).s("::", g.elemType)
+	if g.fresh != nil {
+		var v buf
+		v.slot(slot{kind: slotValue, i: g.value}).s("::", g.elemType)
+		b.s(" AND ").frag(g.fresh.frag(v.done()))
+	}
 	if g.admin {
 		b.s(" OR ").slot(slot{kind: slotAdmin})
 	}

@@ -24,6 +24,7 @@ const StatusClientClosedRequest = 499
 // ok is false for an error it does not know, which the next classifier or
 // the middleware's defaults then answer. The mapping, first match wins:
 //
+//	ErrSessionEnded                      401 (the token's session ended)
 //	*DeniedError                         403, detail "needs " + Need
 //	ErrDenied, ErrNotApproved            403
 //	ErrNotFound                          404
@@ -53,6 +54,10 @@ func Classify(err error) (status int, detail string, ok bool) {
 	switch {
 	case err == nil:
 		return 0, "", false
+	case errors.Is(err, ErrSessionEnded):
+		// The middleware's ErrorWriter answers capability.ErrRevoked
+		// itself, with its challenge, before any classifier.
+		return http.StatusUnauthorized, "", true
 	case errors.As(err, &de):
 		if de.Need != "" {
 			detail = "needs " + de.Need

@@ -46,6 +46,9 @@ type PolicyInfo struct {
 	AdminOverride bool
 	// Unguarded is the declared reason of a statement without group guard.
 	Unguarded string
+	// AdminOnly is set for a statement that only the admin flag allows
+	// (Policy.AdminOnly).
+	AdminOnly bool
 	// Columns, Key, Set and Returning as declared.
 	Columns   []string
 	Key       []string
@@ -53,6 +56,14 @@ type PolicyInfo struct {
 	Returning []string
 	// DistinguishDenied is set for a Get that tells denied from not found.
 	DistinguishDenied bool
+	// LiveSession is set when the statement requires the capability's
+	// session to be live (Policy.LiveSession, or the registry's
+	// SessionTable.Required).
+	LiveSession bool
+	// FreshMembership is set when the group comparison also requires a
+	// membership row in one of FreshRoles (the roles that include Role).
+	FreshMembership bool
+	FreshRoles      []string
 	// Values names the call's values in order.
 	Values []string
 	// SQL is the statement's text and Params what each $n binds. For a
@@ -73,7 +84,8 @@ type ParamInfo struct {
 	// for Role, a typed array), "group-match" (those groups intersected
 	// with the call's value Value, bound as a scalar of the group column's
 	// type: the value when the capability holds it for Role, else NULL),
-	// "admin" (the admin flag), "subject".
+	// "admin" (the admin flag), "subject", "session" (the session id,
+	// NULL for none), "issued-at" (the token's iat, NULL when zero).
 	Source   string
 	Value    int
 	Role     string
@@ -91,6 +103,7 @@ func (p PolicyInfo) clone() PolicyInfo {
 	p.Values = slices.Clone(p.Values)
 	p.Params = slices.Clone(p.Params)
 	p.AdminParams = slices.Clone(p.AdminParams)
+	p.FreshRoles = slices.Clone(p.FreshRoles)
 	return p
 }
 
@@ -173,6 +186,10 @@ func paramInfos(st statement, consts []any) []ParamInfo {
 			p.Source = "admin"
 		case slotSubject:
 			p.Source = "subject"
+		case slotSession:
+			p.Source = "session"
+		case slotIssuedAt:
+			p.Source = "issued-at"
 		}
 		out[i] = p
 	}

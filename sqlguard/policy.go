@@ -58,6 +58,16 @@ type Policy struct {
 	// required and shows in the audit report. Role, ReadRole, GroupColumn,
 	// Parents, OwnerColumn and AdminOverride must then be empty.
 	Unguarded string
+	// AdminOnly declares a statement without a group guard that only a
+	// capability with the admin flag may run, for rows that belong to no
+	// group (a user's sign-out, a membership): the statement carries
+	// AND ($admin), bound from the capability, so PostgreSQL still decides.
+	// A capability without the flag touches no row: a write answers
+	// ErrNotFound (the statement cannot tell a refused admin action from a
+	// missing row), a list is empty. Role, ReadRole, GroupColumn, Parents,
+	// Lock, OwnerColumn, AdminOverride and Unguarded must then be empty.
+	// The audit report lists it among the reserved policies.
+	AdminOnly bool
 
 	// Columns are the inserted columns (Insert, Upsert), bound from the
 	// call's values in this order. A direct insert must include
@@ -117,6 +127,24 @@ type Policy struct {
 	// for a row that exists but that the caller may not read. It reveals
 	// that the key exists, so it is off by default.
 	DistinguishDenied bool
+
+	// LiveSession requires the capability's session to be live, in the
+	// same statement: a row of the registry's sessions table (see
+	// Registry.Sessions) not revoked, and the subject's cut-off, if
+	// declared, not after the token's issued-at time. A statement whose
+	// session ended answers ErrSessionEnded, whatever the row. The
+	// registry's SessionTable.Required sets it for every policy.
+	LiveSession bool
+	// FreshMembership requires, besides the token's grant, a row of the
+	// registry's membership table (see Registry.Memberships) for the
+	// subject in the row's group with a role that includes Role: removing
+	// a member takes effect on their next statement though their token
+	// still lists the group. It applies to the group comparison of the
+	// statement's Role; the admin override (an admin is not a member) and
+	// the owner alternative do not need it, and the read role that tells
+	// denied from not found (ReadRole) is read from the token alone, so a
+	// removed member is answered *DeniedError for a row they could read.
+	FreshMembership bool
 }
 
 // Parent is one hop from a row to its parent row.

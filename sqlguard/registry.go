@@ -28,6 +28,8 @@ type Registry struct {
 	mu       sync.Mutex
 	byName   map[string]*compiled
 	approval func(PolicyInfo) error
+	live     *liveness   // see Sessions
+	members  *membership // see Memberships
 
 	retryPolicy atomic.Pointer[Retry] // nil: Retry{}
 }
@@ -197,6 +199,9 @@ type compiled struct {
 	// moves the row, or the new parent, -1 otherwise.
 	checkGroup int
 	conds      bool // the policy has extra conditions
+	// live: a read (List, Get) leads with the columns sg_live and sg_row
+	// (see liveRead).
+	live bool
 }
 
 // statement is one SQL text with what each $n binds.

@@ -21,7 +21,13 @@ import (
 //	SELECT 0, NULL::text, "sg_done".* FROM "sg_done"
 //	UNION ALL
 //	SELECT <status>, <group if readable>, NULL... FROM ... WHERE ... AND NOT EXISTS (SELECT 1 FROM "sg_done")
-func statusStatement(write frag, ret []string, branchSelect frag, branchFrom frag) frag {
+//
+// A write that reports no status of its own passes an empty branchSelect:
+// the branch is left out. With a live-session condition (live.sql not
+// empty) a last branch reports a session that ended, whatever the row:
+//
+//	UNION ALL SELECT 6, NULL, NULL... WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT <live>
+func statusStatement(write frag, ret []string, branchSelect frag, branchFrom frag, live frag) frag {
 	var b buf
 	b.s(`WITH "sg_done" AS (`).frag(write)
 	if len(ret) == 0 {
@@ -39,11 +45,21 @@ func statusStatement(write frag, ret []string, branchSelect frag, branchFrom fra
 	for _, c := range ret {
 		b.s(`, "sg_done".`, c)
 	}
-	b.s(` FROM "sg_done" UNION ALL SELECT `).frag(branchSelect)
-	for range ret {
-		b.s(", NULL")
+	b.s(` FROM "sg_done"`)
+	if branchSelect.sql != "" {
+		b.s(` UNION ALL SELECT `).frag(branchSelect)
+		for range ret {
+			b.s(", NULL")
+		}
+		b.s(" ").frag(branchFrom)
 	}
-	b.s(" ").frag(branchFrom)
+	if live.sql != "" {
+		b.s(` UNION ALL SELECT ` + strconv.Itoa(statusSessionEnded) + `, NULL`)
+		for range ret {
+			b.s(", NULL")
+		}
+		b.s(` WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT `).frag(live)
+	}
 	return b.done()
 }
 
@@ -55,6 +71,9 @@ const (
 	statusDeniedNew   = 3 // the new (or proposed) group does not allow the role
 	statusDeniedCond  = 4 // group allowed; conditions (or a concurrent change) refused
 	statusDeniedExist = 5 // upsert: the existing row is not readable
+	// statusSessionEnded: the capability's session ended. It wins over
+	// every other status: a revoked token never learns about the row.
+	statusSessionEnded = 6
 )
 
 // thenStatus is " THEN <code>" of the CASE that computes a status code.
@@ -89,7 +108,9 @@ func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, v
 				return c.wrap(err)
 			}
 			if status != statusDone {
-				if fail == nil {
+				if status == statusSessionEnded {
+					fail = c.sessionEnded()
+				} else if fail == nil {
 					fail = c.denial(status, group, values)
 				}
 				continue

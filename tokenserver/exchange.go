@@ -376,10 +376,13 @@ func (e *TokenExchange) narrow(c *capability.Capability, audience string) (*Exch
 		return nil, exchangeError(http.StatusBadRequest, ExchangeInvalidGrant, reasonExpired, nil)
 	}
 	signed, err := e.issuer.Mint(capability.Params{
-		Subject:  c.Subject(),
-		Audience: []string{audience},
-		Expiry:   exp,
-		Grants:   grants,
+		Subject: c.Subject(),
+		// The exchanged token belongs to the user's session: it ends
+		// with it wherever a live session is required.
+		SessionID: c.SessionID(),
+		Audience:  []string{audience},
+		Expiry:    exp,
+		Grants:    grants,
 		// Admin is deliberately false: see TokenExchange.
 	})
 	if err != nil {

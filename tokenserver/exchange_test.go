@@ -252,7 +252,7 @@ func (l *xchLog) take(t *testing.T) (raw string, recs []map[string]any) {
 // token with a real verifier for the plugin's audience.
 func TestExchangeHappyPath(t *testing.T) {
 	f := newXchFixture(t, nil, nil)
-	userTok := f.userToken(t, capability.Params{Subject: "alice", Admin: true,
+	userTok := f.userToken(t, capability.Params{Subject: "alice", Admin: true, SessionID: "s-alice",
 		Grants: []capability.Grant{xg("member", 1), xg("moderator", 2)}})
 	userCap, err := f.user.Verify(context.Background(), userTok)
 	if err != nil {
@@ -281,6 +281,9 @@ func TestExchangeHappyPath(t *testing.T) {
 	}
 	if want := xchT0.Add(tokenserver.DefaultExchangeTTL); !c.Expiry().Equal(want) {
 		t.Errorf("exp: got %v, want %v", c.Expiry(), want)
+	}
+	if c.SessionID() != "s-alice" {
+		t.Errorf("sid: got %q, want the user's session s-alice", c.SessionID())
 	}
 	if c.ID() == "" || c.ID() == userCap.ID() {
 		t.Errorf("jti: got %q, want a new one (user's %q)", c.ID(), userCap.ID())

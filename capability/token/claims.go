@@ -78,6 +78,7 @@ const (
 	seenGrants
 	seenGroupsClaim
 	seenRolesClaim
+	seenSid
 )
 
 type claimsDecoder struct {
@@ -141,6 +142,8 @@ func (d *claimsDecoder) decode() error {
 			bit, d.field = seenAud, "aud"
 		case "jti":
 			bit, d.field = seenJti, "jti"
+		case "sid":
+			bit, d.field = seenSid, "sid"
 		case "iat":
 			bit, d.field = seenIat, "iat"
 		case "exp":
@@ -210,6 +213,8 @@ func (d *claimsDecoder) claim(bit uint16) error {
 		p.Issuer, err = d.text()
 	case seenJti:
 		p.ID, err = d.text()
+	case seenSid:
+		p.SessionID, err = d.text()
 	case seenAud:
 		err = d.audience()
 	case seenIat:

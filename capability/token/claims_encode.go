@@ -13,11 +13,11 @@ import (
 
 // encodeClaims returns the JWT payload (JSON) for p in the given profile:
 // sub, iss, aud (a string when there is one audience, an array otherwise),
-// jti, iat, exp (NumericDate integers), admin only when true, then the
+// jti, sid, iat, exp (NumericDate integers), admin only when true, then the
 // grants: "permissions" in the default profile, "grants" in the compact one
 // (see the package documentation). In both profiles the grants are written
 // in one canonical order (default: by group, then role; compact: by role,
-// then group), duplicates merged. Empty sub, iss and jti, an empty audience
+// then group), duplicates merged. Empty sub, iss, jti and sid, an empty audience
 // list and a zero IssuedAt are omitted. Grants of RoleNone hold nothing and
 // are not written. Times are truncated to whole seconds.
 //
@@ -32,7 +32,7 @@ func encodeClaims(p capability.Params, kind capability.GroupKind, profile Profil
 	if profile != ProfileDefault && profile != ProfileCompact {
 		return nil, fmt.Errorf("%w: unknown claims profile %d", capability.ErrBadCapability, profile)
 	}
-	for _, f := range [...]struct{ name, v string }{{"subject", p.Subject}, {"issuer", p.Issuer}, {"token id", p.ID}} {
+	for _, f := range [...]struct{ name, v string }{{"subject", p.Subject}, {"issuer", p.Issuer}, {"token id", p.ID}, {"session id", p.SessionID}} {
 		if err := encodableString(f.v); err != nil {
 			return nil, fmt.Errorf("%w: %s %w", capability.ErrBadCapability, f.name, err)
 		}
@@ -110,6 +110,11 @@ func encodeClaims(p capability.Params, kind capability.GroupKind, profile Profil
 		sep()
 		b = append(b, `"jti":`...)
 		b = strictjson.AppendString(b, p.ID)
+	}
+	if p.SessionID != "" {
+		sep()
+		b = append(b, `"sid":`...)
+		b = strictjson.AppendString(b, p.SessionID)
 	}
 	if !p.IssuedAt.IsZero() {
 		sep()

@@ -141,8 +141,9 @@
 //     fraction or exponent, from 0 to 253402300799 (9999-12-31T23:59:59Z);
 //     "exp" must be positive. 1.5e9, 1795000900.0, "1795000900", -0 and null
 //     are rejected.
-//   - "sub", "iss", "jti": strings. null, numbers and strings containing NUL
-//     are rejected.
+//   - "sub", "iss", "jti", "sid" (the session id: see SessionID of
+//     capability.Capability): strings. null, numbers and strings
+//     containing NUL are rejected.
 //   - "aud": a string, or an array of strings (written as a string when
 //     there is one audience).
 //   - "admin": true grants the override. false is accepted and means the

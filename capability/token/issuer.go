@@ -120,7 +120,8 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 }
 
 // Mint signs a token for p with the active key. The issuer sets iss, iat
-// (now) and a random 128-bit jti; p's values for these are ignored. A zero
+// (now) and a random 128-bit jti; p's values for these are ignored. A
+// non-empty p.SessionID is written as the "sid" claim. A zero
 // Expiry means now+TTL; an expiry not after now, or a lifetime over MaxTTL, is
 // an error. p must have at least one audience (a token for every audience is
 // not minted). A token without a Subject is minted, but a Verifier refuses

@@ -68,7 +68,7 @@ type ClaimMapping struct {
 // itself, which a mapping may not redirect.
 func reservedClaim(name string) bool {
 	switch name {
-	case "sub", "iss", "aud", "jti", "iat", "exp", "nbf":
+	case "sub", "iss", "aud", "jti", "sid", "iat", "exp", "nbf":
 		return true
 	}
 	return false

@@ -205,6 +205,33 @@ func (a *app) apiMe(r *http.Request) (int, any, error) {
 	return ok(m, nil)
 }
 
+// apiMembers lists every membership (admin-only: empty for anyone else).
+func (a *app) apiMembers(r *http.Request) (int, any, error) {
+	ms, err := a.listMembers(r.Context(), capOf(r))
+	if ms == nil {
+		ms = []member{}
+	}
+	return ok(ms, err)
+}
+
+// apiRemoveMember removes the user {user} from the group {id} (admin-only).
+func (a *app) apiRemoveMember(r *http.Request, id int64) (int, any, error) {
+	user, err := userName(r.PathValue("user"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return done(a.removeMember(r.Context(), capOf(r), id, user))
+}
+
+// apiSignOut signs the user {user} out everywhere (admin-only).
+func (a *app) apiSignOut(r *http.Request) (int, any, error) {
+	user, err := userName(r.PathValue("user"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return done(a.signOut(r.Context(), capOf(r), user))
+}
+
 func (a *app) apiGroups(r *http.Request) (int, any, error) {
 	p, err := pageOf(r)
 	if err != nil {

@@ -55,6 +55,10 @@ type config struct {
 	// RequestTimeout bounds every request's work (default requestTimeout,
 	// see waits.go).
 	RequestTimeout time.Duration
+	// RevocationCacheTTL caches, for the routes that run no statement,
+	// whether a token's session ended (see middleware.Options): 0, the
+	// default, asks PostgreSQL on every such request.
+	RevocationCacheTTL time.Duration
 }
 
 // app is the forum: the development login (the auth side) and the forum
@@ -74,10 +78,15 @@ type app struct {
 	requestTimeout time.Duration
 	apiAuth        *middleware.Auth // API: problem answers
 	webAuth        *middleware.Auth // web page: a bad session goes back to the login
-	tmpl           *template.Template
-	log            *slog.Logger
-	now            func() time.Time
-	ttl            time.Duration
+	// meAuth is apiAuth for the routes that run no guarded statement: it
+	// asks the sessions table itself (sqlguard's Revocations) whether the
+	// token's session ended. The other routes need not: every policy
+	// requires a live session in its own statement.
+	meAuth *middleware.Auth
+	tmpl   *template.Template
+	log    *slog.Logger
+	now    func() time.Time
+	ttl    time.Duration
 
 	// createPost inserts a post: the guarded policy. The benchmark swaps
 	// in a plain insert to measure what the guard costs.
@@ -151,6 +160,17 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	revs, err := a.reg.Revocations(a.db)
+	if err != nil {
+		return nil, err
+	}
+	a.meAuth, err = middleware.New(a.verifier, middleware.Options{
+		Realm: "forum", Cookie: cookieName, Logger: a.log, CrossOriginProtection: a.cop,
+		ErrorWriter: errorWriter.WriteError, Revocation: revs, RevocationCacheTTL: cfg.RevocationCacheTTL,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a.webAuth, err = middleware.New(a.verifier, middleware.Options{
 		Realm: "forum", Cookie: cookieName, Logger: a.log, ErrorWriter: a.webAuthError,
 		CrossOriginProtection: a.cop,
@@ -193,12 +213,15 @@ func (a *app) handler() http.Handler {
 
 	// The auth side.
 	mux.HandleFunc("POST /login", a.login)
-	mux.HandleFunc("POST /logout", a.logout)
+	mux.Handle("POST /logout", a.webAuth.Optional(http.HandlerFunc(a.logout)))
 	mux.Handle("/.well-known/jwks.json", tokenserver.JWKSHandler(a.issuer))
 
 	// The JSON API: every route needs a valid token.
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.apiAuth.Handler(h)) }
-	api("GET /api/me", a.api(a.apiMe))
+	mux.Handle("GET /api/me", a.meAuth.Handler(a.api(a.apiMe))) // no statement: meAuth checks the session
+	api("GET /api/members", a.api(a.apiMembers))
+	api("DELETE /api/groups/{id}/members/{user}", a.apiID(a.apiRemoveMember))
+	api("POST /api/users/{user}/signout", a.api(a.apiSignOut))
 	api("GET /api/groups", a.api(a.apiGroups))
 	api("GET /api/groups/{id}", a.apiID(a.apiGroup))
 	api("GET /api/groups/{id}/threads", a.apiID(a.apiThreads))
@@ -224,6 +247,8 @@ func (a *app) handler() http.Handler {
 	web("POST /threads/{id}/move", a.webForm(a.webMoveThread))
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
+	web("POST /groups/{id}/members/remove", a.webForm(a.webRemoveMember))
+	web("POST /users/signout", a.webSignOut)
 
 	// RequestIDs, outermost: every answer carries X-Request-Id, and every
 	// log record of the request (Auth's refusals, logFailure, a panic) its
@@ -236,7 +261,7 @@ func (a *app) handler() http.Handler {
 // found, bad input): those are answers, not failures.
 func (a *app) logFailure(r *http.Request, err error) {
 	switch {
-	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotFound),
+	case errors.Is(err, sqlguard.ErrDenied), errors.Is(err, sqlguard.ErrNotFound), errors.Is(err, sqlguard.ErrSessionEnded),
 		errors.Is(err, middleware.ErrBadRequest), errors.Is(err, errUnsupportedMediaType),
 		errors.Is(err, sqlguard.ErrInvalidInput):
 		return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -88,27 +89,61 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, loginResponse{Token: token, User: name, ExpiresAt: exp})
 }
 
-// mint looks the user's grants up and signs a token for the forum's
-// audience.
+// mint looks the user's grants up, opens a session and signs a token for
+// the forum's audience that carries the session's id (sid): the session
+// ends at logout, or when an admin signs the user out everywhere, and
+// every guarded statement refuses the token from then on.
 func (a *app) mint(r *http.Request, name string) (string, time.Time, error) {
 	admin, grants, err := a.grantsOf(r.Context(), name)
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	sid, err := a.openSession(r.Context(), name)
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	exp := a.now().Add(a.ttl).Truncate(time.Second)
 	token, err := a.issuer.Mint(capability.Params{
-		Subject:  name,
-		Audience: []string{tokenAudience},
-		Expiry:   exp,
-		Grants:   grants,
-		Admin:    admin,
+		Subject:   name,
+		SessionID: sid,
+		Audience:  []string{tokenAudience},
+		Expiry:    exp,
+		Grants:    grants,
+		Admin:     admin,
 	})
 	return token, exp, err
 }
 
-// logout clears the session cookie.
+// logout ends the caller's session, so that the token stops working
+// everywhere, a copy of it included, and clears the session cookie:
+//
+//	POST /logout  (Bearer token)   -> 204
+//	POST /logout  (the cookie)     -> 303 to /
+//
+// A request without a token only clears the cookie; one whose token is
+// invalid is answered by the middleware (webAuthError: the cookie is
+// cleared, back to /), one whose session already ended like any route
+// (401 for a bearer token, back to / without the cookie for the page).
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	bearer := strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if c, ok := capability.FromContext(r.Context()); ok {
+		if err := a.endSession(r.Context(), c); err != nil {
+			// Already ended: 401 for the API, back to the login (the
+			// cookie cleared) for the page, like any route.
+			if bearer {
+				a.fail(w, r, err)
+			} else {
+				a.webError(w, r, err)
+			}
+			return
+		}
+	}
 	clearSession(w)
+	w.Header().Set("Cache-Control", "no-store")
+	if bearer {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -117,9 +152,10 @@ func clearSession(w http.ResponseWriter) {
 }
 
 // webAuthError answers a web request that the middleware refused: a
-// session that is missing, expired or signed by the key of an earlier run
-// goes back to the login page, without its cookie, which returns to the
-// page after the login (nextOf); any other refusal is the error page.
+// session that is missing, expired, ended or signed by the key of an
+// earlier run goes back to the login page, without its cookie, which
+// returns to the page after the login (nextOf); any other refusal is the
+// error page.
 func (a *app) webAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *middleware.AuthError
 	if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusBadRequest) {

@@ -50,7 +50,7 @@ func TestAuditFlag(t *testing.T) {
 			t.Errorf("-audit output misses %s:\n%s", p.Name, out.String())
 		}
 	}
-	if len(reg.Policies()) != 12 {
-		t.Errorf("%d policies, want 12", len(reg.Policies()))
+	if len(reg.Policies()) != 17 {
+		t.Errorf("%d policies, want 17", len(reg.Policies()))
 	}
 }

@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-		Listen: *addr, AllowedHosts: allowedHosts})
+		Listen: *addr, AllowedHosts: allowedHosts, RevocationCacheTTL: time.Second})
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,24 @@ create table if not exists users (
     name    text primary key check (name ~ '^[a-z][a-z0-9_]{0,31}$'),
     display text not null,
     -- admin is the admin flag of the token: act in every group.
-    admin   boolean not null default false
+    admin   boolean not null default false,
+    -- valid_after is the user's cut-off: a token issued before it is
+    -- refused by every guarded statement ("sign out everywhere"). A
+    -- deleted user's tokens are refused too (no row).
+    valid_after timestamptz not null default '-infinity'
 );
+alter table users add column if not exists valid_after timestamptz not null default '-infinity';
+
+-- sessions are the logins: a token carries its session's id (the sid
+-- claim) and is refused by every guarded statement once the session is
+-- revoked (logout) or the user is deleted.
+create table if not exists sessions (
+    id         text primary key,
+    user_name  text not null references users (name) on delete cascade,
+    created_at timestamptz not null default now(),
+    revoked_at timestamptz
+);
+create index if not exists sessions_user_name on sessions (user_name) where revoked_at is null;
 
 create table if not exists memberships (
     user_name text not null references users (name) on delete cascade,

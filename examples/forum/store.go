@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -221,4 +223,70 @@ func roleIn(c *capability.Capability, g int64) string {
 		return roleMember
 	}
 	return ""
+}
+
+// openSession starts a session of user name and returns its id, 128
+// random bits. Like grantsOf, it is the auth side's own work at login,
+// without a capability.
+func (a *app) openSession(ctx context.Context, name string) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	sid := base64.RawURLEncoding.EncodeToString(b[:])
+	if _, err := a.db.Exec(ctx, "insert into sessions (id, user_name) values ($1, $2)", sid, name); err != nil {
+		return "", err
+	}
+	return sid, nil
+}
+
+// endSession is logout: the caller ends their own live session.
+func (a *app) endSession(ctx context.Context, c *capability.Capability) error {
+	return a.pol.sessionEnd.Exec(ctx, a.db, c, c.SessionID(), a.now())
+}
+
+// member is a row of memberships, for the admin's page.
+type member struct {
+	User  string `json:"user"`
+	Group int64  `json:"group"`
+	Role  string `json:"role"`
+}
+
+// listMembers lists every membership: an admin's view (members.list is
+// admin-only: anyone else gets an empty list).
+func (a *app) listMembers(ctx context.Context, c *capability.Capability) ([]member, error) {
+	rows, err := a.pol.membersList.Query(ctx, a.db, c)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (m member, err error) {
+		err = r.Scan(&m.User, &m.Group, &m.Role)
+		return m, err
+	})
+}
+
+// removeMember removes user from group: their next write there is refused
+// (fresh membership), though their token still lists the group.
+func (a *app) removeMember(ctx context.Context, c *capability.Capability, groupID int64, user string) error {
+	return a.pol.memberRemove.Exec(ctx, a.db, c, groupID, user)
+}
+
+// signOut signs user out everywhere: their cut-off moves to this second
+// (every token issued before it is refused), then their live sessions end
+// (tokens of this very second too). An unknown user, or a caller without
+// the admin flag, is not found, and nothing changes. Two statements, not
+// one transaction: an admin who signs themselves out has ended their own
+// token with the first, and the second then answers ErrSessionEnded,
+// which is fine (its tokens of this second keep their sessions: the
+// cut-off refuses the older ones).
+func (a *app) signOut(ctx context.Context, c *capability.Capability, user string) error {
+	now := a.now()
+	if err := a.pol.userCutoff.Exec(ctx, a.db, c, user, now.Truncate(time.Second)); err != nil {
+		return err
+	}
+	err := a.pol.userSessionsEnd.Exec(ctx, a.db, c, user, now)
+	if errors.Is(err, sqlguard.ErrNotFound) || errors.Is(err, sqlguard.ErrSessionEnded) {
+		return nil // no live session left
+	}
+	return err
 }

@@ -42,7 +42,8 @@ type view struct {
 	Threads []thread
 	Thread  *thread
 	Posts   []post
-	Older   int64 // before cursor of the next page, 0 when none
+	Older   int64    // before cursor of the next page, 0 when none
+	Members []member // an admin's view of the memberships
 	Status  int
 	Message string
 	Detail  string
@@ -82,6 +83,13 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 // webError shows a failed request as a page that says why, with the
 // status the API would answer (statusOf).
 func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, capability.ErrRevoked) {
+		// The session ended (logout, signed out everywhere): back to the
+		// login, without the cookie, as for an expired token.
+		clearSession(w)
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	a.logFailure(r, err)
 	v := a.newView(capOf(r), "")
 	v.Status = statusOf(r, err)
@@ -213,8 +221,54 @@ func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Groups = gs
+		if c.Admin() { // what the page shows; members.list is admin-only in SQL
+			if v.Members, err = a.listMembers(r.Context(), c); err != nil {
+				a.webError(w, r, err)
+				return
+			}
+		}
 	}
 	a.render(w, r, http.StatusOK, "home", v)
+}
+
+// webRemoveMember is an admin's form: remove user from the group {id}.
+func (a *app) webRemoveMember(r *http.Request, id int64) (string, error) {
+	user, err := userName(r.PostForm.Get("user"))
+	if err != nil {
+		return "", err
+	}
+	return "/", a.removeMember(r.Context(), capOf(r), id, user)
+}
+
+// webSignOut is an admin's form: sign a user out everywhere.
+func (a *app) webSignOut(w http.ResponseWriter, r *http.Request) {
+	err := parseForm(w, r)
+	var user string
+	if err == nil {
+		user, err = userName(r.PostForm.Get("user"))
+	}
+	if err == nil {
+		err = a.signOut(r.Context(), capOf(r), user)
+	}
+	if err != nil {
+		a.webError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// userName checks a user name as the users table does, before it reaches
+// a statement.
+func userName(s string) (string, error) {
+	if len(s) == 0 || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
+		return "", badRequest("invalid user name")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return "", badRequest("invalid user name")
+		}
+	}
+	return s, nil
 }
 
 // groupViews are the groups the caller may see (the first maxLimit),

@@ -119,6 +119,18 @@ func (a *Lock) compare(r *sqlguard.Registry, cur line) (wide, narrow []Change) {
 		widen(ch("table", "table "+cur.Table, app.Table))
 	}
 	switch {
+	case cur.AdminOnly || app.AdminOnly:
+		switch {
+		case cur.AdminOnly && app.AdminOnly:
+		case cur.AdminOnly && (app.Unguarded || app.Admin):
+			nar(ch("admin", "the admin flag only", orNone(app.Role)))
+		case cur.AdminOnly:
+			widen(ch("admin", "the admin flag without any group role", "role "+app.Role+" without admin override"))
+		case cur.Unguarded:
+			widen(ch("unguarded", "running without group guard", "admin only"))
+		default:
+			widen(ch("role", "role "+cur.Role, "admin only"))
+		}
 	case cur.Unguarded && !app.Unguarded:
 		widen(ch("unguarded", "running without group guard", "role "+app.Role))
 	case !cur.Unguarded && app.Unguarded:
@@ -191,6 +203,18 @@ func (a *Lock) compare(r *sqlguard.Registry, cur line) (wide, narrow []Change) {
 		widen(ch("distinguish", "telling a denied key from a missing one", "not found for both"))
 	case !cur.Distinguish && app.Distinguish:
 		nar(ch("distinguish", "not found for a denied key", "distinguish"))
+	}
+	switch {
+	case !cur.Live && app.Live:
+		widen(ch("session", "running without the live-session check (a revoked or signed-out token keeps working until it expires)", "live session required"))
+	case cur.Live && !app.Live:
+		nar(ch("session", "a live session required", "no live-session check"))
+	}
+	switch {
+	case !cur.Fresh && app.Fresh:
+		widen(ch("fresh", "the token's grants without the fresh membership check (a removed member keeps writing until the token expires)", "fresh membership required"))
+	case cur.Fresh && !app.Fresh:
+		nar(ch("fresh", "a fresh membership required", "no fresh membership check"))
 	}
 	switch {
 	case cur.Conditions < app.Conditions:

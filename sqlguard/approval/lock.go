@@ -33,6 +33,12 @@ type line struct {
 	// Joins are the other relations a read's query reads, sorted.
 	Joins     []string
 	Unguarded bool
+	// Live: the statement requires a live session; Fresh: its group
+	// comparison requires a fresh membership row.
+	Live  bool
+	Fresh bool
+	// AdminOnly: no group guard, the admin flag alone (admin=only).
+	AdminOnly bool
 	// Reason is an unguarded policy's reason (a comment of the lock file,
 	// not compared).
 	Reason string
@@ -47,6 +53,7 @@ func lineOf(p sqlguard.PolicyInfo) line {
 		Distinguish: p.DistinguishDenied, Conditions: len(p.Conditions),
 		SubjectBindings: p.SubjectBindings, Joins: sortedCopy(p.Joins),
 		Unguarded: p.Unguarded != "", Reason: p.Unguarded,
+		Live: p.LiveSession, Fresh: p.FreshMembership, AdminOnly: p.AdminOnly,
 	}
 	if perm.Unguarded {
 		perm.Role, perm.ReadRole, perm.Group, perm.Owner, perm.Admin = "", "", "", "", false
@@ -73,9 +80,12 @@ func (p line) String() string {
 	b.WriteString(p.Name)
 	field(string(p.Kind))
 	field(p.Table)
-	if p.Unguarded {
+	switch {
+	case p.Unguarded:
 		field("unguarded=yes")
-	} else {
+	case p.AdminOnly:
+		field("admin=only")
+	default:
 		field("role=" + p.Role)
 		if p.ReadRole != "" {
 			field("read=" + p.ReadRole)
@@ -111,6 +121,12 @@ func (p line) String() string {
 	if len(p.Joins) > 0 {
 		field("joins=" + strings.Join(p.Joins, ","))
 	}
+	if p.Live {
+		field("session=live")
+	}
+	if p.Fresh {
+		field("fresh=yes")
+	}
 	return b.String()
 }
 
@@ -119,6 +135,9 @@ func (p line) summary() string {
 	s := string(p.Kind) + " on " + p.Table
 	if p.Unguarded {
 		return s + ", unguarded"
+	}
+	if p.AdminOnly {
+		return s + ", admin only"
 	}
 	s += ", role " + p.Role
 	if p.Admin {
@@ -240,7 +259,11 @@ func parseLine(text string) (line, error) {
 		case "owner":
 			p.Owner = v
 		case "admin":
-			p.Admin, err = yes()
+			if v == "only" {
+				p.AdminOnly = true
+			} else {
+				p.Admin, err = yes()
+			}
 		case "set":
 			p.Set = sortedCopy(strings.Split(v, ","))
 		case "write":
@@ -253,6 +276,13 @@ func parseLine(text string) (line, error) {
 			p.Distinguish, err = yes()
 		case "unguarded":
 			p.Unguarded, err = yes()
+		case "session":
+			if v != "live" {
+				err = fmt.Errorf("%s: session=%s, want live", p.Name, v)
+			}
+			p.Live = true
+		case "fresh":
+			p.Fresh, err = yes()
 		case "conds":
 			p.Conditions, err = strconv.Atoi(v)
 			if err != nil || p.Conditions < 0 || strconv.Itoa(p.Conditions) != v {
@@ -270,12 +300,13 @@ func parseLine(text string) (line, error) {
 			return p, err
 		}
 	}
-	if p.Unguarded {
-		if p.Role != "" || p.ReadRole != "" || p.Group != "" || p.Owner != "" || p.Admin {
-			return p, fmt.Errorf("%s: an unguarded permission has no role, read, group, owner or admin", p.Name)
+	switch {
+	case p.Unguarded || p.AdminOnly:
+		if p.Role != "" || p.ReadRole != "" || p.Group != "" || p.Owner != "" || p.Admin || p.Unguarded && p.AdminOnly {
+			return p, fmt.Errorf("%s: an unguarded or admin-only permission has no role, read, group, owner or admin override", p.Name)
 		}
-	} else if p.Role == "" || p.Group == "" {
-		return p, fmt.Errorf("%s: role= and group= are required (or unguarded=yes)", p.Name)
+	case p.Role == "" || p.Group == "":
+		return p, fmt.Errorf("%s: role= and group= are required (or unguarded=yes, or admin=only)", p.Name)
 	}
 	return p, nil
 }

@@ -28,8 +28,9 @@ type Report struct {
 // Reserved flags a policy that bypasses the group guard.
 type Reserved struct {
 	Name string `json:"name"`
-	// Bypass is "unguarded" (no group guard at all) or "admin-override"
-	// (the admin flag passes the group comparison in every group).
+	// Bypass is "unguarded" (no group guard at all), "admin-override"
+	// (the admin flag passes the group comparison in every group) or
+	// "admin-only" (no group guard, the admin flag alone).
 	Bypass string `json:"bypass"`
 	// Reason is the application's reason for an unguarded policy.
 	Reason string `json:"reason,omitempty"`
@@ -41,6 +42,7 @@ type Reserved struct {
 const (
 	BypassUnguarded     = "unguarded"
 	BypassAdminOverride = "admin-override"
+	BypassAdminOnly     = "admin-only"
 )
 
 // NewReport returns the audit report of r's declared policies, sorted by
@@ -52,6 +54,8 @@ func NewReport(r *sqlguard.Registry) Report {
 		switch {
 		case p.Unguarded != "":
 			rep.Reserved = append(rep.Reserved, Reserved{Name: p.Name, Bypass: BypassUnguarded, Reason: p.Unguarded, Scope: scope})
+		case p.AdminOnly:
+			rep.Reserved = append(rep.Reserved, Reserved{Name: p.Name, Bypass: BypassAdminOnly, Scope: scope + ", no group"})
 		case p.AdminOverride:
 			rep.Reserved = append(rep.Reserved, Reserved{Name: p.Name, Bypass: BypassAdminOverride, Scope: scope + " in every group"})
 		}
@@ -77,6 +81,9 @@ type jsonPolicy struct {
 	Joins             []string      `json:"joins,omitempty"`
 	DistinguishDenied bool          `json:"distinguish_denied,omitempty"`
 	Unguarded         string        `json:"unguarded,omitempty"`
+	LiveSession       bool          `json:"live_session,omitempty"`
+	FreshMembership   bool          `json:"fresh_membership,omitempty"`
+	FreshRoles        []string      `json:"fresh_roles,omitempty"`
 }
 
 type jsonParent struct {
@@ -89,8 +96,9 @@ type jsonParent struct {
 // {"policies": [...], "reserved": [...]}. A policy holds name, kind,
 // table, role, read_role, group (PolicyInfo.GroupPath), parents (column,
 // table, key), conditions, admin_override, owner_column, set, write
-// (PolicyInfo.WrittenColumns), subject_column, joins, distinguish_denied
-// and unguarded; not the SQL text.
+// (PolicyInfo.WrittenColumns), subject_column, joins, distinguish_denied,
+// unguarded, live_session, fresh_membership and fresh_roles; not the SQL
+// text.
 func (rep Report) WriteJSON(w io.Writer) error {
 	out := struct {
 		Policies []jsonPolicy `json:"policies"`
@@ -106,6 +114,7 @@ func (rep Report) WriteJSON(w io.Writer) error {
 			Conditions: p.Conditions, AdminOverride: p.AdminOverride, OwnerColumn: p.OwnerColumn,
 			Set: p.Set, Write: p.WrittenColumns(), SubjectColumn: p.SubjectColumn, Joins: p.Joins,
 			DistinguishDenied: p.DistinguishDenied, Unguarded: p.Unguarded,
+			LiveSession: p.LiveSession, FreshMembership: p.FreshMembership, FreshRoles: p.FreshRoles,
 		}
 		for _, h := range p.Parents {
 			key := h.Key
@@ -139,9 +148,19 @@ func (rep Report) WriteText(w io.Writer) error {
 		if p.AdminOverride {
 			admin = "yes"
 		}
+		if p.AdminOnly {
+			admin = "only"
+		}
+		conds := p.Conditions
+		if p.LiveSession {
+			conds = append(conds[:len(conds):len(conds)], "live session")
+		}
+		if p.FreshMembership {
+			conds = append(conds[:len(conds):len(conds)], "fresh membership")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			p.Name, p.Kind, p.Table, dash(role), dash(p.ReadRole), dash(p.GroupPath()), dash(p.OwnerColumn),
-			admin, dash(strings.Join(p.Set, ",")), dash(strings.Join(p.Conditions, " AND ")))
+			admin, dash(strings.Join(p.Set, ",")), dash(strings.Join(conds, " AND ")))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("approval: audit report: %w", err)
@@ -154,8 +173,11 @@ func (rep Report) WriteText(w io.Writer) error {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, p := range rep.Reserved {
 		what := "the admin flag passes the group check"
-		if p.Bypass == BypassUnguarded {
+		switch p.Bypass {
+		case BypassUnguarded:
 			what = "no group guard: " + p.Reason
+		case BypassAdminOnly:
+			what = "no group guard: the admin flag alone"
 		}
 		fmt.Fprintf(tw, "  !! %s\t%s\t%s\t%s\n", p.Name, p.Bypass, p.Scope, what)
 	}

@@ -67,7 +67,10 @@
 // function <prefix>chk_<n>, which sees the statement's snapshot; a policy
 // may not read its own table directly): the OR of permissive policies
 // cannot combine one policy's rows with another policy's columns.
-// Unguarded policies add TRUE for their commands.
+// Unguarded policies add TRUE for their commands. Admin-only policies
+// (sqlguard.Policy.AdminOnly) add nothing: no role of the wall may touch
+// their rows raw, and running one behind the wall needs a grant of the
+// application's own.
 //
 // Where the wall is wider than a single guard, by construction:
 //   - reads: SELECT is the union over every policy of the table, because

@@ -285,6 +285,11 @@ func movedColumn(p sqlguard.PolicyInfo) string {
 }
 
 func (w *wall) add(p sqlguard.PolicyInfo) error {
+	if p.AdminOnly {
+		// No group and no role to grant to: the wall grants nothing, a
+		// raw statement on the table is refused (see the package doc).
+		return nil
+	}
 	roles := w.r.Roles()
 	t := w.table(p.Table)
 	pgRole := w.o.AppRole()

@@ -1,0 +1,9 @@
+-- posts.create (insert-child) on posts
+-- $1: value 0 (content)
+-- $2: value 1 (thread_id)
+-- $3: subject
+-- $4: groups member
+-- $5: constant [member moderator admin]
+-- $6: session
+-- $7: issued-at
+WITH "sg_done" AS (INSERT INTO "posts" ("content", "thread_id", "author") SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM "threads" AS "p1" WHERE "p1"."id" = $2 AND ("p1"."group_id" = ANY($4::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $3 AND "sg_mem"."group_id" = "p1"."group_id" AND "sg_mem"."role" = ANY($5::text[]))) FOR SHARE) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $6::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $7::timestamptz) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $6::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $7::timestamptz);

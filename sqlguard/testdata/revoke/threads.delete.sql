@@ -1,0 +1,11 @@
+-- threads.delete (delete) on threads
+-- $1: value 0 (id)
+-- $2: groups moderator
+-- $3: subject
+-- $4: constant [moderator admin]
+-- $5: admin
+-- $6: session
+-- $7: issued-at
+-- $8: groups member
+-- $9: constant [moderator admin]
+WITH "sg_done" AS (DELETE FROM "threads" WHERE "threads"."id" = $1 AND ("threads"."group_id" = ANY($2::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $3 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($4::text[])) OR $5) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $6::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $7::timestamptz) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT CASE WHEN NOT COALESCE(("threads"."group_id" = ANY($8::int8[]) OR $5), FALSE) THEN 1 WHEN NOT COALESCE(("threads"."group_id" = ANY($2::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $3 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($9::text[])) OR $5), FALSE) THEN 2 ELSE 4 END, CASE WHEN COALESCE(("threads"."group_id" = ANY($8::int8[]) OR $5), FALSE) THEN "threads"."group_id"::text END FROM "threads" WHERE "threads"."id" = $1 AND NOT EXISTS (SELECT 1 FROM "sg_done") UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $6::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $7::timestamptz);

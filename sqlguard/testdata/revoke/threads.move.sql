@@ -1,0 +1,13 @@
+-- threads.move (update) on threads
+-- $1: value 1 (group_id)
+-- $2: value 0 (id)
+-- $3: groups member
+-- $4: subject
+-- $5: constant [member moderator admin]
+-- $6: group-match member ∩ value 1 (group_id)
+-- $7: constant [member moderator admin]
+-- $8: session
+-- $9: issued-at
+-- $10: constant [member moderator admin]
+-- $11: constant [member moderator admin]
+WITH "sg_done" AS (UPDATE "threads" SET "group_id" = $1 WHERE "threads"."id" = $2 AND ("threads"."group_id" = ANY($3::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $4 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($5::text[]))) AND ($1 = $6::int8 AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $4 AND "sg_mem"."group_id" = $1::int8 AND "sg_mem"."role" = ANY($7::text[]))) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $8::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $4 AND "sg_subj"."name" = $4 AND "sg_subj"."valid_after" <= $9::timestamptz) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT CASE WHEN NOT COALESCE(("threads"."group_id" = ANY($3::int8[])), FALSE) THEN 1 WHEN NOT COALESCE(("threads"."group_id" = ANY($3::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $4 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($10::text[]))), FALSE) THEN 2 WHEN NOT COALESCE(($1 = $6::int8 AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $4 AND "sg_mem"."group_id" = $1::int8 AND "sg_mem"."role" = ANY($11::text[]))), FALSE) THEN 3 ELSE 4 END, CASE WHEN COALESCE(("threads"."group_id" = ANY($3::int8[])), FALSE) THEN "threads"."group_id"::text END FROM "threads" WHERE "threads"."id" = $2 AND NOT EXISTS (SELECT 1 FROM "sg_done") UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $8::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $4 AND "sg_subj"."name" = $4 AND "sg_subj"."valid_after" <= $9::timestamptz);

@@ -1,0 +1,13 @@
+-- threads.upsert (upsert) on threads
+-- $1: value 0 (id)
+-- $2: value 1 (title)
+-- $3: value 2 (group_id)
+-- $4: group-match member ∩ value 2 (group_id)
+-- $5: subject
+-- $6: constant [member moderator admin]
+-- $7: session
+-- $8: issued-at
+-- $9: groups member
+-- $10: constant [member moderator admin]
+-- $11: constant [member moderator admin]
+WITH "sg_done" AS (INSERT INTO "threads" ("id", "title", "group_id") SELECT $1, $2, $3 WHERE ($3 = $4::int8 AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $5 AND "sg_mem"."group_id" = $3::int8 AND "sg_mem"."role" = ANY($6::text[]))) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $7::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $5 AND "sg_subj"."name" = $5 AND "sg_subj"."valid_after" <= $8::timestamptz) ON CONFLICT ("id") DO UPDATE SET "title" = EXCLUDED."title" WHERE ("threads"."group_id" = ANY($9::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $5 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($10::text[]))) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT CASE WHEN NOT COALESCE(($3 = $4::int8 AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $5 AND "sg_mem"."group_id" = $3::int8 AND "sg_mem"."role" = ANY($11::text[]))), FALSE) THEN 3 WHEN COALESCE((SELECT COALESCE(("threads"."group_id" = ANY($9::int8[])), FALSE) FROM "threads" WHERE "threads"."id" = $1), FALSE) THEN 2 ELSE 5 END, (SELECT CASE WHEN COALESCE(("threads"."group_id" = ANY($9::int8[])), FALSE) THEN "threads"."group_id"::text END FROM "threads" WHERE "threads"."id" = $1) WHERE NOT EXISTS (SELECT 1 FROM "sg_done") UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $7::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $5 AND "sg_subj"."name" = $5 AND "sg_subj"."valid_after" <= $8::timestamptz);
