@@ -2,7 +2,9 @@ package sqlguard_test
 
 import (
 	"fmt"
+	"slices"
 	"testing"
+	"time"
 
 	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgx/v5"
@@ -108,17 +110,43 @@ func benchGroupsCap(b *testing.B, n int) *capability.Capability {
 	return wallCap(b, "alice", false, roleAt)
 }
 
-func runParallel(b *testing.B, name string, fn func() error) {
-	b.Run(name, func(b *testing.B) {
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := fn(); err != nil {
-					b.Error(err)
-					return
-				}
+// variant is one way to run an operation, in an interleaved benchmark.
+type variant struct {
+	name string
+	run  func() error
+}
+
+// interleaved runs every variant once per iteration, in turn, timing each
+// call, so that the machine's load drifts over all of them alike; it
+// reports each variant's median time in µs (<name>-µs) and, for each pair
+// {variant, baseline} of ratios, the median time of the baseline divided
+// by the variant's (<variant>÷<baseline>: 1 is as fast as the baseline,
+// 0.5 twice as slow).
+func interleaved(b *testing.B, vs []variant, ratios [][2]string) {
+	times := make([][]time.Duration, len(vs))
+	for iter := 0; b.Loop(); iter++ {
+		// Each iteration starts at the next variant: no variant always
+		// follows the same one.
+		for k := range vs {
+			i := (iter + k) % len(vs)
+			v := vs[i]
+			t0 := time.Now()
+			if err := v.run(); err != nil {
+				b.Fatalf("%s: %v", v.name, err)
 			}
-		})
-	})
+			times[i] = append(times[i], time.Since(t0))
+		}
+	}
+	med := map[string]float64{}
+	for i, v := range vs {
+		slices.Sort(times[i])
+		med[v.name] = float64(times[i][len(times[i])/2]) / 1e3
+		b.ReportMetric(med[v.name], v.name+"-µs")
+	}
+	for _, r := range ratios {
+		b.ReportMetric(med[r[1]]/med[r[0]], r[0]+"÷"+r[1])
+	}
+	b.ReportMetric(0, "ns/op")
 }
 
 // BenchmarkWallInsert compares, in one run, the ways to insert a thread
@@ -136,7 +164,8 @@ func runParallel(b *testing.B, name string, fn func() error) {
 //   - rls-bound: the unguarded insert through wall.Wall.Bind (the wall
 //     alone, one round trip, two statements).
 //
-// Each -count round runs every variant: compare medians of one run,
+// Every iteration runs every variant in turn (see interleaved), serially;
+// the ratios are reported per -count round:
 //
 //	go test ./sqlguard -run '^$' -bench 'WallInsert' -count 7
 func BenchmarkWallInsert(b *testing.B) {
@@ -158,35 +187,43 @@ func BenchmarkWallInsert(b *testing.B) {
 			batch := &pgx.Batch{}
 			batch.Queue("begin")
 			batch.Queue(handSet, o.AppRole(), o.AdminSetting(), "false", o.SubjectSetting(), "alice",
-				o.GroupsSetting("member"), sqlguard.GroupsText(c, "member"), o.GroupsSetting("moderator"), "{}")
+				o.GroupsSetting("member"), sqlguard.GroupsList(c, "member"), o.GroupsSetting("moderator"), "")
 			batch.Queue(sql, args...)
 			batch.Queue("commit")
 			return walled.Pool.SendBatch(ctx, batch).Close()
 		}
 		const insThread = "insert into threads (title, created_by, group_id) values ($1, $2, $3)"
 		const insPost = "insert into posts (content, author, thread_id) values ($1, $2, $3)"
-		at := fmt.Sprintf("/groups=%d", n)
-		runParallel(b, "thread-plain"+at, func() error {
-			_, err := plain.Pool.Exec(ctx, insThread, "t", "alice", int64(1))
-			return err
+		vs := []variant{
+			{"thread-plain", func() error {
+				_, err := plain.Pool.Exec(ctx, insThread, "t", "alice", int64(1))
+				return err
+			}},
+			{"thread-guarded", func() error { return f.thread.Exec(ctx, plain.Pool, c, "t", g) }},
+			{"thread-bound", func() error { return f.thread.Exec(ctx, db, c, "t", g) }},
+			{"thread-withcap", func() error {
+				return wall.WithCapability(ctx, walled.Pool, c, o, func(tx pgx.Tx) error { return f.thread.Exec(ctx, tx, c, "t", g) })
+			}},
+			{"thread-rls-batch", func() error { return hand(insThread, "t", "alice", int64(1)) }},
+			{"thread-rls-bound", func() error {
+				_, err := db.Exec(ctx, insThread, "t", "alice", int64(1))
+				return err
+			}},
+			{"post-plain", func() error {
+				_, err := plain.Pool.Exec(ctx, insPost, "p", "alice", int64(1))
+				return err
+			}},
+			{"post-guarded", func() error { return f.post.Exec(ctx, plain.Pool, c, "p", int64(1)) }},
+			{"post-bound", func() error { return f.post.Exec(ctx, db, c, "p", int64(1)) }},
+			{"post-rls-batch", func() error { return hand(insPost, "p", "alice", int64(1)) }},
+		}
+		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
+			interleaved(b, vs, [][2]string{
+				{"thread-guarded", "thread-plain"}, {"thread-bound", "thread-plain"}, {"thread-withcap", "thread-plain"},
+				{"thread-bound", "thread-rls-batch"}, {"thread-bound", "thread-withcap"}, {"thread-rls-bound", "thread-plain"},
+				{"post-guarded", "post-plain"}, {"post-bound", "post-plain"}, {"post-bound", "post-rls-batch"},
+			})
 		})
-		runParallel(b, "thread-guarded"+at, func() error { return f.thread.Exec(ctx, plain.Pool, c, "t", g) })
-		runParallel(b, "thread-bound"+at, func() error { return f.thread.Exec(ctx, db, c, "t", g) })
-		runParallel(b, "thread-withcap"+at, func() error {
-			return wall.WithCapability(ctx, walled.Pool, c, o, func(tx pgx.Tx) error { return f.thread.Exec(ctx, tx, c, "t", g) })
-		})
-		runParallel(b, "thread-rls-batch"+at, func() error { return hand(insThread, "t", "alice", int64(1)) })
-		runParallel(b, "thread-rls-bound"+at, func() error {
-			_, err := db.Exec(ctx, insThread, "t", "alice", int64(1))
-			return err
-		})
-		runParallel(b, "post-plain"+at, func() error {
-			_, err := plain.Pool.Exec(ctx, insPost, "p", "alice", int64(1))
-			return err
-		})
-		runParallel(b, "post-guarded"+at, func() error { return f.post.Exec(ctx, plain.Pool, c, "p", int64(1)) })
-		runParallel(b, "post-bound"+at, func() error { return f.post.Exec(ctx, db, c, "p", int64(1)) })
-		runParallel(b, "post-rls-batch"+at, func() error { return hand(insPost, "p", "alice", int64(1)) })
 	}
 }
 
@@ -195,11 +232,14 @@ func BenchmarkWallInsert(b *testing.B) {
 //
 //   - hand: the hand-written list, no wall: where group_id = any($1)
 //     with the groups as a []int64;
+//
 //   - guarded: the guarded list, no wall;
+//
 //   - bound: the guarded list under the wall through wall.Wall.Bind;
+//
 //   - withcap: the guarded list inside wall.WithCapability.
 //
-//	go test ./sqlguard -run '^$' -bench 'WallList' -count 7
+//     go test ./sqlguard -run '^$' -bench 'WallList' -count 7
 func BenchmarkWallList(b *testing.B) {
 	f := newBenchWall(b)
 	plain := newWallDB(b, nil)
@@ -232,14 +272,18 @@ func BenchmarkWallList(b *testing.B) {
 		c := benchGroupsCap(b, n)
 		ints := c.Groups("member").Int64s()
 		db := wl.Bind(walled.Pool, c)
-		at := fmt.Sprintf("/groups=%d", n)
-		runParallel(b, "list-hand"+at, func() error {
-			return read(plain.Pool.Query(ctx, "select id, title from threads where group_id = any($1) order by id limit 50", ints))
-		})
-		runParallel(b, "list-guarded"+at, func() error { return read(f.page.Query(ctx, plain.Pool, c)) })
-		runParallel(b, "list-bound"+at, func() error { return read(f.page.Query(ctx, db, c)) })
-		runParallel(b, "list-withcap"+at, func() error {
-			return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error { return read(f.page.Query(ctx, tx, c)) })
+		vs := []variant{
+			{"list-hand", func() error {
+				return read(plain.Pool.Query(ctx, "select id, title from threads where group_id = any($1) order by id limit 50", ints))
+			}},
+			{"list-guarded", func() error { return read(f.page.Query(ctx, plain.Pool, c)) }},
+			{"list-bound", func() error { return read(f.page.Query(ctx, db, c)) }},
+			{"list-withcap", func() error {
+				return wall.WithCapability(ctx, walled.Pool, c, walled.opts, func(tx pgx.Tx) error { return read(f.page.Query(ctx, tx, c)) })
+			}},
+		}
+		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
+			interleaved(b, vs, [][2]string{{"list-guarded", "list-hand"}, {"list-bound", "list-hand"}, {"list-withcap", "list-hand"}})
 		})
 	}
 }

@@ -142,7 +142,7 @@ func (b Bound) send(ctx context.Context, sql string, args []any) (pgx.BatchResul
 	set[0] = strconv.FormatBool(c.Admin())
 	set[1] = c.Subject()
 	for i, role := range b.w.names {
-		set[2+i] = sqlguard.GroupsText(c, role)
+		set[2+i] = groupsValue(c, role)
 	}
 	batch := &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{{SQL: b.w.set, Arguments: set}, {SQL: sql, Arguments: args}}}
 	return b.db.SendBatch(ctx, batch), nil

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyhole-go/keyhole/capability"
-	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 // TxBeginner begins a transaction: *pgxpool.Pool, *pgx.Conn and pgx.Tx (a
@@ -72,7 +71,7 @@ func WithCapability(ctx context.Context, db TxBeginner, c *capability.Capability
 	}
 	args = append(args, "role", opts.AppRole(), opts.AdminSetting(), strconv.FormatBool(c.Admin()), opts.SubjectSetting(), subject)
 	for i, r := range roles {
-		args = append(args, names[i], sqlguard.GroupsText(c, r))
+		args = append(args, names[i], groupsValue(c, r))
 	}
 	args = append(args, opts.ns()+".settings", names)
 	tx, err := db.Begin(ctx)

@@ -56,9 +56,9 @@ func ExampleScript() {
 	// DROP POLICY IF EXISTS "keyhole_update" ON "threads";
 	// DROP POLICY IF EXISTS "keyhole_delete" ON "threads";
 	// CREATE POLICY "keyhole_select" ON "threads" FOR SELECT USING (
-	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])::int8[]) OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
 	// CREATE POLICY "keyhole_insert" ON "threads" FOR INSERT WITH CHECK (
-	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])::int8[])));
+	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0));
 	// CREATE POLICY "keyhole_delete" ON "threads" FOR DELETE USING (
-	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), '{}')::int8[])::int8[]) OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
 }
