@@ -40,20 +40,23 @@ type Wall struct {
 // and sets the settings of r's hierarchy, names as literals and values as
 // parameters:
 //
-//	SELECT set_config('role', 'keyhole_app', true),
-//	       set_config('keyhole.admin', $1, true), set_config('keyhole.subject', $2, true),
-//	       set_config('keyhole.groups_member', $3, true), ...
+//	SELECT octet_length(set_config('role', 'keyhole_app', true))
+//	     + octet_length(set_config('keyhole.admin', $1, true)) + octet_length(set_config('keyhole.subject', $2, true))
+//	     + octet_length(set_config('keyhole.groups_member', $3, true)) + ...
 func New(r *sqlguard.Registry, opts Options) (*Wall, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	w := &Wall{opts: opts, roles: r.Roles(), names: r.Roles().Names()}
+	// The lengths' sum is the statement's one value: every set_config is
+	// evaluated, and the values (1,000 groups are about 5 kB) are not
+	// sent back.
 	var b strings.Builder
-	b.WriteString("SELECT set_config('role', " + lit(opts.AppRole()) + ", true)")
-	b.WriteString(", set_config(" + lit(opts.AdminSetting()) + ", $1, true)")
-	b.WriteString(", set_config(" + lit(opts.SubjectSetting()) + ", $2, true)")
+	b.WriteString("SELECT octet_length(set_config('role', " + lit(opts.AppRole()) + ", true))")
+	b.WriteString(" + octet_length(set_config(" + lit(opts.AdminSetting()) + ", $1, true))")
+	b.WriteString(" + octet_length(set_config(" + lit(opts.SubjectSetting()) + ", $2, true))")
 	for i, role := range w.names {
-		b.WriteString(", set_config(" + lit(opts.GroupsSetting(role)) + ", $" + strconv.Itoa(i+3) + ", true)")
+		b.WriteString(" + octet_length(set_config(" + lit(opts.GroupsSetting(role)) + ", $" + strconv.Itoa(i+3) + ", true))")
 	}
 	w.set = b.String()
 	return w, nil
