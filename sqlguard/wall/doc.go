@@ -2,8 +2,10 @@
 // guards. From the same declarations as the guards (a *sqlguard.Registry)
 // it generates PostgreSQL roles, GRANTs and row-level security policies
 // (Script, run once as the tables' owner), and at run time it binds a
-// capability to a transaction (WithCapability), so that a raw statement
-// that forgot its guard still cannot cross a group.
+// capability to a transaction (WithCapability) or, in one round trip, to
+// a single statement (New, then Wall.Bind: the settings and the statement
+// travel in one pipeline, one implicit transaction), so that a raw
+// statement that forgot its guard still cannot cross a group.
 //
 // What it trusts: the registry's declarations and its approval (Script
 // refuses to grant a policy the registry's approval refuses, see package
