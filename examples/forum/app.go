@@ -15,6 +15,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
@@ -47,12 +48,18 @@ type config struct {
 	// Logger receives refused requests and internal errors (default
 	// slog.Default).
 	Logger *slog.Logger
+	// Wall, when set, runs every request's statement behind the second
+	// wall of these options, in one round trip (wall.Wall.Bind): the wall
+	// must be applied (wall.Script with the same options, see setupWall)
+	// and granted to DB's role.
+	Wall *wall.Options
 }
 
 // app is the forum: the development login (the auth side) and the forum
 // itself (API and web page), in one process.
 type app struct {
 	db       *pgxpool.Pool
+	wall     *wall.Wall // nil: no second wall
 	reg      *sqlguard.Registry
 	pol      *policies
 	issuer   *token.Issuer
@@ -95,6 +102,12 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	a.createPost = a.createPostGuarded
+	if cfg.Wall != nil {
+		var err error
+		if a.wall, err = wall.New(a.reg, *cfg.Wall); err != nil {
+			return nil, err
+		}
+	}
 
 	key := cfg.Key
 	if key == nil {
@@ -223,4 +236,13 @@ func (a *app) logFailure(r *http.Request, err error) {
 // badRequest is an error the middleware answers with 400.
 func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", middleware.ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// q is where a request's statement for capability c runs: behind the
+// second wall in one round trip when the forum has one, else the pool.
+func (a *app) q(c *capability.Capability) sqlguard.DB {
+	if a.wall == nil {
+		return a.db
+	}
+	return a.wall.Bind(a.db, c)
 }

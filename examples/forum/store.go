@@ -59,7 +59,7 @@ var firstPage = page{Before: math.MaxInt64, Limit: defaultLimit}
 // declared policy: none decides access itself.
 
 func (a *app) listGroups(ctx context.Context, c *capability.Capability, p page) ([]group, error) {
-	rows, err := a.pol.groupsList.Query(ctx, a.db, c, p.Before, p.Limit)
+	rows, err := a.pol.groupsList.Query(ctx, a.q(c), c, p.Before, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +71,14 @@ func (a *app) listGroups(ctx context.Context, c *capability.Capability, p page) 
 
 func (a *app) getGroup(ctx context.Context, c *capability.Capability, id int64) (group, error) {
 	var g group
-	err := a.pol.groupGet.QueryRow(ctx, a.db, c, id).Scan(&g.ID, &g.Name)
+	err := a.pol.groupGet.QueryRow(ctx, a.q(c), c, id).Scan(&g.ID, &g.Name)
 	return g, err
 }
 
 // listThreads lists a group's threads: none for a group the caller may
 // not see (childList tells that apart from a group without threads).
 func (a *app) listThreads(ctx context.Context, c *capability.Capability, groupID int64, p page) ([]thread, error) {
-	rows, err := a.pol.threadsList.Query(ctx, a.db, c, groupID, p.Before, p.Limit)
+	rows, err := a.pol.threadsList.Query(ctx, a.q(c), c, groupID, p.Before, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func (a *app) listThreads(ctx context.Context, c *capability.Capability, groupID
 
 func (a *app) getThread(ctx context.Context, c *capability.Capability, id int64) (thread, error) {
 	var t thread
-	err := a.pol.threadGet.QueryRow(ctx, a.db, c, id).Scan(&t.ID, &t.GroupID, &t.GroupName, &t.Title, &t.CreatedBy, &t.CreatedAt)
+	err := a.pol.threadGet.QueryRow(ctx, a.q(c), c, id).Scan(&t.ID, &t.GroupID, &t.GroupName, &t.Title, &t.CreatedBy, &t.CreatedAt)
 	return t, err
 }
 
@@ -99,22 +99,22 @@ func (a *app) createThread(ctx context.Context, c *capability.Capability, groupI
 		return thread{}, err
 	}
 	t := thread{GroupID: groupID, Title: title, CreatedBy: c.Subject()}
-	err := a.pol.threadCreate.QueryRow(ctx, a.db, c, groupID, title).Scan(&t.ID, &t.CreatedAt)
+	err := a.pol.threadCreate.QueryRow(ctx, a.q(c), c, groupID, title).Scan(&t.ID, &t.CreatedAt)
 	return t, noGroup(err)
 }
 
 func (a *app) deleteThread(ctx context.Context, c *capability.Capability, id int64) error {
-	return a.pol.threadDelete.Exec(ctx, a.db, c, id)
+	return a.pol.threadDelete.Exec(ctx, a.q(c), c, id)
 }
 
 func (a *app) moveThread(ctx context.Context, c *capability.Capability, id, groupID int64) error {
-	return noGroup(a.pol.threadMove.Exec(ctx, a.db, c, id, groupID))
+	return noGroup(a.pol.threadMove.Exec(ctx, a.q(c), c, id, groupID))
 }
 
 // listPosts lists a thread's posts: none for a thread the caller may not
 // see (childList tells that apart from a thread without posts).
 func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID int64, p page) ([]post, error) {
-	rows, err := a.pol.postsList.Query(ctx, a.db, c, threadID, p.Before, p.Limit)
+	rows, err := a.pol.postsList.Query(ctx, a.q(c), c, threadID, p.Before, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +126,7 @@ func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID 
 
 func (a *app) createPostGuarded(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error) {
 	p := post{ThreadID: threadID, Author: c.Subject(), Content: content}
-	err := a.pol.postCreate.QueryRow(ctx, a.db, c, threadID, content).Scan(&p.ID, &p.CreatedAt)
+	err := a.pol.postCreate.QueryRow(ctx, a.q(c), c, threadID, content).Scan(&p.ID, &p.CreatedAt)
 	return p, err
 }
 
@@ -134,11 +134,11 @@ func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, 
 	if err := checkText("content", content, maxContent); err != nil {
 		return err
 	}
-	return a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+	return a.pol.postEdit.Exec(ctx, a.q(c), c, id, content, a.now())
 }
 
 func (a *app) deletePost(ctx context.Context, c *capability.Capability, id int64) error {
-	return a.pol.postDelete.Exec(ctx, a.db, c, id)
+	return a.pol.postDelete.Exec(ctx, a.q(c), c, id)
 }
 
 // noGroup turns the foreign key error of a group that does not exist
