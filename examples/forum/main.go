@@ -21,13 +21,14 @@
 //	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL);
 //	                  its role migrates, seeds and sets up the second wall, so it
 //	                  must own the tables and be allowed to create roles
+
+//	-audit            print the audit report of the forum's policies and exit
 //
 // The requests run as the login role forum_app (created at start, with a
 // fresh random password), which may only switch to the second wall's role
 // (package sqlguard/wall): every statement travels with the caller's
 // capability in one round trip, and one that forgot its guard still cannot
 // cross a group.
-//	-audit            print the audit report of the forum's policies and exit
 package main
 
 import (
