@@ -40,9 +40,15 @@ type groupArrays struct {
 
 	once sync.Once
 	text any // string, see textArg
+
+	listOnce sync.Once
+	list     any // string, see listArg
 }
 
-var emptyArrays = &groupArrays{wire: emptyArray, text: emptyArray}
+// emptyList is the delimited text of no group: it contains no ",id,".
+var emptyList any = ","
+
+var emptyArrays = &groupArrays{wire: emptyArray, text: emptyArray, list: emptyList}
 
 func arrays(c *capability.Capability, role string) *groupArrays {
 	if c == nil {
@@ -58,6 +64,40 @@ func (g *groupArrays) textArg() any {
 	}
 	g.once.Do(func() { g.text = encodeText(g.set) })
 	return g.text
+}
+
+// listArg returns the delimited text form (",1,2,3,", see listable),
+// boxed, encoding it on first use.
+func (g *groupArrays) listArg() any {
+	if g == emptyArrays {
+		return emptyList
+	}
+	g.listOnce.Do(func() { g.list = encodeList(g.set) })
+	return g.list
+}
+
+// encodeList returns ",a,b,c," for a non-empty set of int8 or uuid ids,
+// each in its canonical text (as PostgreSQL prints it). A set of text ids
+// is never compared as a list: it gets "", which contains no ",id,"
+// (fail closed).
+func encodeList(s *capability.GroupSet) string {
+	if s.Kind() == capability.KindText {
+		return ""
+	}
+	b := make([]byte, 0, 2+s.Len()*9)
+	b = append(b, ',')
+	if s.Kind() == capability.KindInt64 {
+		for _, n := range s.Int64s() {
+			b = strconv.AppendInt(b, n, 10)
+			b = append(b, ',')
+		}
+	} else {
+		for _, g := range s.Groups() {
+			b = appendElem(b, g)
+			b = append(b, ',')
+		}
+	}
+	return string(b)
 }
 
 // groupsArg returns the capability's groups for role as the array's text.
@@ -238,6 +278,8 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 			} else {
 				args[i] = a.textArg()
 			}
+		case slotGroupsList:
+			args[i] = arrays(cp, s.role).listArg()
 		case slotGroupMatch:
 			// The value's slot comes first in every statement: bind the
 			// same boxed value (no second boxing of a capability.Group).
@@ -268,6 +310,18 @@ func (c *compiled) bindArgs(cp *capability.Capability, values []any, wire bool) 
 
 func (c *compiled) invalid(err error) error {
 	return &policyError{policy: c.info.Name, err: ErrInvalidInput, cause: err}
+}
+
+// GroupsList returns c's groups for role as text delimited by commas,
+// ",1,2,3," ("," for none, and for a nil c), for groups of kind int8 or
+// uuid, each id in the canonical text PostgreSQL prints (decimal; lowercase
+// hyphenated UUID), encoded once per capability and role and memoized with
+// the capability: the form the second wall (package wall) sets for those
+// kinds, where its policies compare a row's group with
+// strpos(list, ',' || group::text || ',') instead of parsing an array.
+// For text ids (which may hold commas) it returns "", which holds no group.
+func GroupsList(c *capability.Capability, role string) string {
+	return arrays(c, role).listArg().(string)
 }
 
 // GroupsText returns c's groups for role as a PostgreSQL array literal

@@ -3,6 +3,7 @@ package sqlguard
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -301,32 +302,56 @@ func TestBindWireAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	values := []any{"p", int64(1)}
-	_, args, err := post.c.bind(c, values)
+	// A delete through the parent compares the group of every row it
+	// reads: the groups go as an array.
+	del := reg.MustDelete(Policy{Name: "posts.delete", Table: "posts", Key: []string{"id"},
+		Parents: []Parent{{Column: "thread_id", Table: "threads"}}, GroupColumn: "group_id", Role: "member"})
+	values := []any{int64(1)}
+	_, args, err := del.c.bind(c, values)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(args) != 4 {
-		t.Fatalf("execution args %v: want the 4 parameters and nothing else", args)
+	if len(args) != 2 {
+		t.Fatalf("execution args %v: want the 2 parameters and nothing else", args)
 	}
-	a, ok := args[3].(*wireArray)
+	a, ok := args[1].(*wireArray)
 	if !ok || a != arrays(c, "member").wire {
-		t.Errorf("$4 bound as %T, want the memoized *wireArray", args[3])
+		t.Errorf("$2 bound as %T, want the memoized *wireArray", args[1])
 	}
-	_, plain, _ := post.c.bindPlain(c, values)
-	if len(plain) != 4 || plain[3] != arrays(c, "member").textArg() {
-		t.Errorf("Bind's args %v: want 4, the array as its text", plain)
+	_, plain, _ := del.c.bindPlain(c, values)
+	if len(plain) != 2 || plain[1] != arrays(c, "member").textArg() {
+		t.Errorf("Bind's args %v: want 2, the array as its text", plain)
 	}
-	wire := testing.AllocsPerRun(100, func() { _, _, _ = post.c.bind(c, values) })
-	text := testing.AllocsPerRun(100, func() { _, _, _ = post.c.bindPlain(c, values) })
+	wire := testing.AllocsPerRun(100, func() { _, _, _ = del.c.bind(c, values) })
+	text := testing.AllocsPerRun(100, func() { _, _, _ = del.c.bindPlain(c, values) })
 	if wire > text || wire > 2 {
 		t.Errorf("bind for execution: %v allocations, Bind: %v", wire, text)
 	}
 	// Without a capability (or without groups) nothing is binary: "{}" is
 	// text in every mode.
-	_, args, _ = post.c.bind(nil, values)
-	if len(args) != 4 || args[3] != emptyArray {
+	_, args, _ = del.c.bind(nil, values)
+	if len(args) != 2 || args[1] != emptyArray {
 		t.Errorf("nil capability: args %v", args)
+	}
+
+	// A child insert compares one parent's group: the groups go as the
+	// memoized delimited text, in both binds, allocating no more.
+	cvals := []any{"p", int64(1)}
+	_, args, _ = post.c.bind(c, cvals)
+	_, plain, _ = post.c.bindPlain(c, cvals)
+	list := arrays(c, "member").listArg()
+	if len(args) != 4 || args[3] != list || len(plain) != 4 || plain[3] != list {
+		t.Errorf("child insert: args %v, Bind's %v: want $4 the groups' delimited text", args, plain)
+	}
+	if s, _ := list.(string); !strings.HasPrefix(s, ",1,2,3,") || !strings.HasSuffix(s, ",999,1000,") {
+		t.Errorf("delimited text %.20q…: want \",1,2,3,…,1000,\"", s)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = post.c.bind(c, cvals) }); n > 2 {
+		t.Errorf("child insert: %v allocations", n)
+	}
+	_, args, _ = post.c.bind(nil, cvals)
+	if len(args) != 4 || args[3] != emptyList {
+		t.Errorf("nil capability: child insert args %v, want $4 %q", args, emptyList)
 	}
 }
 

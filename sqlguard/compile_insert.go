@@ -97,7 +97,11 @@ func (d *decl) insert() (*compiled, error) {
 		if ri < 0 {
 			return nil, fmt.Errorf("Parents[0].Column %s is not in Columns", d.hops[0].raw.Column)
 		}
-		where = []frag{render(d.parentGuardFor(p.Role, p.AdminOverride, valueSlot(ri), d.conds, p.Lock))}
+		// One parent row, found by the call's value: its group is
+		// compared with the groups' delimited text (see listable).
+		pg := d.parentGuardFor(p.Role, p.AdminOverride, valueSlot(ri), d.conds, p.Lock)
+		pg.group.list = true
+		where = []frag{render(pg)}
 	}
 	if d.live.sql != "" {
 		where = append(where, d.live)
@@ -115,8 +119,8 @@ func (d *decl) insert() (*compiled, error) {
 	if d.guarded && child && p.ReadRole != "" {
 		ri := slices.Index(p.Columns, d.hops[0].raw.Column)
 		from, key, last := chain(d.hops)
-		read := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.ReadRole, admin: p.AdminOverride})
-		wr := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride, fresh: d.fresh})
+		read := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.ReadRole, admin: p.AdminOverride, list: true})
+		wr := render(groupGuard{col: last + "." + q(p.GroupColumn), arrayType: d.arrayType, role: p.Role, admin: p.AdminOverride, list: true, fresh: d.fresh})
 		var sel buf
 		sel.s("CASE WHEN NOT ").frag(coalesce(read)).s(thenStatus(statusNotFound) + " WHEN NOT ").frag(coalesce(wr)).
 			s(thenStatus(statusDeniedRow) + elseStatus(statusDeniedCond) + ", CASE WHEN ").

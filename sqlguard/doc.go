@@ -229,10 +229,12 @@
 //	INSERT INTO threads (title, group_id, created_by) SELECT $1, $2, $3
 //	WHERE ($2 = $4::int8)
 //
-//	-- child insert: the group comes from the parents, locked FOR SHARE
+//	-- child insert: the group comes from the parents, locked FOR SHARE;
+//	-- one parent row's group is searched in the groups' delimited text
+//	-- ($4 = ",1,2,3,"; int8 and uuid ids, see GroupsList)
 //	INSERT INTO posts (content, thread_id, author) SELECT $1, $2, $3
 //	WHERE EXISTS (SELECT 1 FROM threads AS p1 WHERE p1.id = $2
-//	              AND (p1.group_id = ANY($4::int8[])) FOR SHARE)
+//	              AND (strpos($4::text, ',' || p1.group_id::text || ',') > 0) FOR SHARE)
 //
 //	-- delete, admin override inside the row predicate
 //	DELETE FROM threads WHERE threads.id = $1 AND (threads.group_id = ANY($2::int8[]) OR $3)

@@ -96,15 +96,18 @@ func ExampleRegistry_Insert() {
 }
 
 // A child insert: the group comes from the parent thread, locked FOR
-// SHARE so that a concurrent move serializes with the insert.
+// SHARE so that a concurrent move serializes with the insert. The
+// parent's group is searched in the groups' delimited text (int8 and uuid
+// ids): one row is compared, and PostgreSQL copies the text instead of
+// decoding an array.
 func ExampleRegistry_Insert_child() {
 	show(createPost.Bind(exampleCap(false), "First!", int64(7)))
 	// Output:
-	// INSERT INTO "posts" ("content", "thread_id", "author") SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM "threads" AS "p1" WHERE "p1"."id" = $2 AND ("p1"."group_id" = ANY($4::int8[])) FOR SHARE)
+	// INSERT INTO "posts" ("content", "thread_id", "author") SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM "threads" AS "p1" WHERE "p1"."id" = $2 AND (strpos($4::text, ',' || "p1"."group_id"::text || ',') > 0) FOR SHARE)
 	// $1 = "First!"
 	// $2 = 7
 	// $3 = "alice"
-	// $4 = "{1,2}"
+	// $4 = ",1,2,"
 }
 
 // The admin override sits inside the row predicate.

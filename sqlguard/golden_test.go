@@ -30,7 +30,7 @@ func goldenText(p sqlguard.PolicyInfo) string {
 				fmt.Fprintf(&b, " %d (%s)", x.Value, p.Values[x.Value])
 			case "group-match":
 				fmt.Fprintf(&b, " %s ∩ value %d (%s)", x.Role, x.Value, p.Values[x.Value])
-			case "groups":
+			case "groups", "groups-list":
 				fmt.Fprintf(&b, " %s", x.Role)
 			case "constant":
 				fmt.Fprintf(&b, " %s", x.Constant)

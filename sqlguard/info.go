@@ -81,7 +81,9 @@ type ParamInfo struct {
 	N int // $N
 	// Source is one of "value" (the call's value Value), "constant"
 	// (Constant, from the declaration), "groups" (the capability's groups
-	// for Role, a typed array), "group-match" (those groups intersected
+	// for Role, a typed array), "groups-list" (the same groups as text
+	// delimited by commas, ",1,2,3,", for int8 and uuid ids, where one
+	// parent row's group is compared), "group-match" (those groups intersected
 	// with the call's value Value, bound as a scalar of the group column's
 	// type: the value when the capability holds it for Role, else NULL),
 	// "admin" (the admin flag), "subject", "session" (the session id,
@@ -182,6 +184,8 @@ func paramInfos(st statement, consts []any) []ParamInfo {
 			p.Source, p.Role = "groups", s.role
 		case slotGroupMatch:
 			p.Source, p.Role, p.Value = "group-match", s.role, s.i
+		case slotGroupsList:
+			p.Source, p.Role = "groups-list", s.role
 		case slotAdmin:
 			p.Source = "admin"
 		case slotSubject:

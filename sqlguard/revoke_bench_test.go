@@ -79,7 +79,7 @@ func liveBenchCap(tb testing.TB, n int) *capability.Capability {
 // the per-round ratios live/base: one run, the same machine state for
 // both sides of each ratio (the machine is shared: a pair of adjacent
 // rounds sees the same load, a whole run does not).
-func interleaved(b *testing.B, base, live func() error) {
+func pairedRounds(b *testing.B, base, live func() error) {
 	const rounds, clients = 21, 4
 	run := func(f func() error) float64 {
 		var wg sync.WaitGroup
@@ -148,7 +148,7 @@ func BenchmarkLiveSession(b *testing.B) {
 			c := liveBenchCap(b, n)
 			g := capability.Int64Group(1)
 			b.Run(fmt.Sprintf("insert/%s/groups=%d", mode, n), func(b *testing.B) {
-				interleaved(b,
+				pairedRounds(b,
 					func() error { return plainIns.Exec(ctx, db.Pool, c, "t", g) },
 					func() error { return liveIns.Exec(ctx, db.Pool, c, "t", g) })
 			})
@@ -173,7 +173,7 @@ func BenchmarkLiveSession(b *testing.B) {
 				}
 			}
 			b.Run(fmt.Sprintf("list/%s/groups=%d", mode, n), func(b *testing.B) {
-				interleaved(b, list(plainList), list(liveList))
+				pairedRounds(b, list(plainList), list(liveList))
 			})
 		}
 	}

@@ -86,14 +86,17 @@ var wallOps = []wallOp{
 }
 
 // TestSecondWallDifferential runs random operations by random
-// capabilities three ways and compares the answers: the guards alone (a
+// capabilities four ways and compares the answers: the guards alone (a
 // database without the wall), the wall alone (the raw, unguarded
-// statement inside WithCapability) and both (the guarded statement inside
-// WithCapability). Answers are "ok" or "refused" for writes (a write that
-// changed no row is refused) and the ids read for reads. Every case starts
-// from the same rows (each runs in a transaction that is rolled back).
+// statement inside WithCapability), both (the guarded statement inside
+// WithCapability) and bound (both in one round trip: the guarded statement
+// through wall.Wall.Bind, outside any transaction). Answers are "ok" or
+// "refused" for writes (a write that changed no row is refused) and the
+// ids read for reads. Every case starts from the same rows (each runs in a
+// transaction that is rolled back; the rows a bound write committed are
+// seeded again).
 //
-// Both together must always answer as the guards alone. The wall alone
+// Both together (in either mode) must always answer as the guards alone. The wall alone
 // judges the change a statement makes, where a guard judges the
 // statement: a raw "move" to the group (or parent) the row is already in
 // changes only what another policy may change (nothing, or the title that
@@ -188,6 +191,10 @@ func TestSecondWallDifferential(t *testing.T) {
 		}
 		return "ok", nil
 	}
+	bound, err := wall.New(f.reg, walled.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	modes := []mode{
 		{"guards", func(op wallOp, c *capability.Capability, vals []any) string {
 			return inTxOn(guards, func(tx pgx.Tx) string { return guarded(op, c, vals, tx) })
@@ -229,6 +236,18 @@ func TestSecondWallDifferential(t *testing.T) {
 				return got
 			})
 		}},
+		// bound: the guarded statement through wall.Wall.Bind, in one
+		// round trip outside any transaction. A write commits: the rows
+		// are seeded again after it.
+		{"bound", func(op wallOp, c *capability.Capability, vals []any) string {
+			got := guarded(op, c, vals, bound.Bind(walled.Pool, c))
+			if _, write := f.ops[op.policy].(*sqlguard.Write); write && got == "ok" {
+				if _, err := walled.Owner.Exec(ctx, "truncate threads, posts, comments;"+wallSeed); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return got
+		}},
 	}
 	failures, wider := 0, 0
 	counts := map[string]int{}
@@ -257,10 +276,10 @@ func TestSecondWallDifferential(t *testing.T) {
 			wallOK = true
 			wider++
 		}
-		if !wallOK || answers[2] != answers[0] {
+		if !wallOK || answers[2] != answers[0] || answers[3] != answers[0] {
 			failures++
-			t.Errorf("case %d (seed %d): %s%v by %q admin=%v roles %v: guards %s, wall %s, both %s",
-				i, seed, op.policy, vals, subject, admin, roleAt, answers[0], answers[1], answers[2])
+			t.Errorf("case %d (seed %d): %s%v by %q admin=%v roles %v: guards %s, wall %s, both %s, bound %s",
+				i, seed, op.policy, vals, subject, admin, roleAt, answers[0], answers[1], answers[2], answers[3])
 			if failures >= 10 {
 				t.Fatal("too many differences")
 			}

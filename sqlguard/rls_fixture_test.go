@@ -141,14 +141,23 @@ func newWallDB(t testing.TB, reg *sqlguard.Registry) *wallDB {
 	if reg == nil {
 		return w
 	}
-	w.opts = wall.Options{Prefix: db.Name + "_", Grantees: []string{w.testRole}}
-	script, err := wall.Script(reg, w.opts)
+	w.opts = applyWall(t, db, reg, w.testRole)
+	return w
+}
+
+// applyWall applies the second wall of reg to db, with roles prefixed by
+// the database's name (dropped at cleanup) and granted to testRole.
+func applyWall(t testing.TB, db *testdb.DB, reg *sqlguard.Registry, testRole string) wall.Options {
+	t.Helper()
+	ctx := context.Background()
+	opts := wall.Options{Prefix: db.Name + "_", Grantees: []string{testRole}}
+	script, err := wall.Script(reg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	roles := []string{w.opts.AppRole()}
-	for _, r := range wallRoles.Names() {
-		roles = append(roles, w.opts.RoleFor(r))
+	roles := []string{opts.AppRole()}
+	for _, r := range reg.Roles().Names() {
+		roles = append(roles, opts.RoleFor(r))
 	}
 	t.Cleanup(func() {
 		ctx := context.Background()
@@ -174,7 +183,7 @@ func newWallDB(t testing.TB, reg *sqlguard.Registry) *wallDB {
 	if _, err := db.Owner.Exec(ctx, script); err != nil {
 		t.Fatalf("apply the second wall: %v\n%s", err, script)
 	}
-	return w
+	return opts
 }
 
 // wallCap builds a capability of wallRoles.

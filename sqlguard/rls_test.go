@@ -290,7 +290,7 @@ func TestWithCapabilityTransaction(t *testing.T) {
 			w.opts.GroupsSetting("member"), w.opts.AdminSetting(), w.opts.SubjectSetting()).Scan(&role, &groups, &admin, &subject); err != nil {
 			return err
 		}
-		if role != w.opts.AppRole() || groups != "{1}" || admin != "true" || subject != c.Subject() {
+		if role != w.opts.AppRole() || groups != ",1," || admin != "true" || subject != c.Subject() {
 			t.Errorf("in the transaction: role %s, groups %s, admin %s, subject %q", role, groups, admin, subject)
 		}
 		if _, err := tx.Exec(ctx, "insert into threads (title, group_id, created_by) values ('rolled back', 1, $1)", c.Subject()); err != nil {

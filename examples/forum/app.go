@@ -15,6 +15,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
@@ -59,12 +60,18 @@ type config struct {
 	// whether a token's session ended (see middleware.Options): 0, the
 	// default, asks PostgreSQL on every such request.
 	RevocationCacheTTL time.Duration
+	// Wall, when set, runs every request's statement behind the second
+	// wall of these options, in one round trip (wall.Wall.Bind): the wall
+	// must be applied (wall.Script with the same options, see setupWall)
+	// and granted to DB's role.
+	Wall *wall.Options
 }
 
 // app is the forum: the development login (the auth side) and the forum
 // itself (API and web page), in one process.
 type app struct {
 	db       *pgxpool.Pool
+	wall     *wall.Wall // nil: no second wall
 	reg      *sqlguard.Registry
 	pol      *policies
 	issuer   *token.Issuer
@@ -118,6 +125,12 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 		return nil, err
 	}
 	a.createPost = a.createPostGuarded
+	if cfg.Wall != nil {
+		var err error
+		if a.wall, err = wall.New(a.reg, *cfg.Wall); err != nil {
+			return nil, err
+		}
+	}
 
 	key := cfg.Key
 	if key == nil {
@@ -286,4 +299,13 @@ func (a *app) logFailure(r *http.Request, err error) {
 // (written for the client) as the problem's detail.
 func badRequest(format string, args ...any) error {
 	return middleware.BadRequest(fmt.Sprintf(format, args...), nil)
+}
+
+// q is where a request's statement for capability c runs: behind the
+// second wall in one round trip when the forum has one, else the pool.
+func (a *app) q(c *capability.Capability) sqlguard.DB {
+	if a.wall == nil {
+		return a.db
+	}
+	return a.wall.Bind(a.db, c)
 }

@@ -12,11 +12,13 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/capability/token"
 	"github.com/keyhole-go/keyhole/internal/testdb"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/sqlguard/wall"
 )
 
 // TestMain sets up every test pool's connections with
@@ -46,6 +48,9 @@ func newForum(t testing.TB) *forum {
 type forumOptions struct {
 	pool func(*testdb.DB) *pgxpool.Pool // the app's pool (default: the test role's db.Pool)
 	app  func(*app)                     // a last change to the app
+	// noWall runs the app without the second wall (by default every
+	// test forum runs behind it, as the program does).
+	noWall bool
 }
 
 func newForumWith(t testing.TB, o forumOptions) *forum {
@@ -60,7 +65,11 @@ func newForumWith(t testing.TB, o forumOptions) *forum {
 		pool = o.pool(db)
 	}
 	key := testKey(t)
-	a, err := newApp(ctx, config{DB: pool, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	cfg := config{DB: pool, Key: key, Logger: slog.New(slog.DiscardHandler)}
+	if !o.noWall {
+		cfg.Wall = applyWall(t, db)
+	}
+	a, err := newApp(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,4 +208,39 @@ func (f *forum) exists(table string, id int64) bool {
 		f.t.Fatal(err)
 	}
 	return ok
+}
+
+// applyWall applies the second wall of the forum's policies to db, with
+// roles prefixed by the database's name (dropped at cleanup) and granted
+// to the test role, the app's login role in the tests.
+func applyWall(t testing.TB, db *testdb.DB) *wall.Options {
+	t.Helper()
+	ctx := context.Background()
+	var login string
+	if err := db.Pool.QueryRow(ctx, "select current_user").Scan(&login); err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := newPolicies()
+	if err := approveLock(reg); err != nil {
+		t.Fatal(err)
+	}
+	opts := wall.Options{Prefix: db.Name + "_", Grantees: []string{login}}
+	script, err := wall.Script(reg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := []string{pgx.Identifier{opts.AppRole()}.Sanitize()}
+	for _, r := range forumRoles.Names() {
+		roles = append(roles, pgx.Identifier{opts.RoleFor(r)}.Sanitize())
+	}
+	list := strings.Join(roles, ", ")
+	t.Cleanup(func() {
+		if _, err := db.Owner.Exec(context.Background(), "drop owned by "+list+"; drop role "+list); err != nil {
+			t.Errorf("drop the wall's roles: %v", err)
+		}
+	})
+	if _, err := db.Owner.Exec(ctx, script+authTableGrants(pgx.Identifier{login}.Sanitize(), pgx.Identifier{opts.AppRole()}.Sanitize())); err != nil {
+		t.Fatalf("apply the wall: %v", err)
+	}
+	return &opts
 }

@@ -23,8 +23,16 @@
 //	                  any other Host gets 421 (DNS rebinding, see hosts.go)
 //	-data DIR         data directory of the embedded PostgreSQL, kept between runs
 //	                  (default: a temporary directory, removed at exit)
-//	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL)
+//	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL);
+//	                  its role migrates, seeds and sets up the second wall, so it
+//	                  must own the tables and be allowed to create roles
 //	-audit            print the audit report of the forum's policies and exit
+//
+// The requests run as the login role forum_app (created at start, with a
+// fresh random password), which may only switch to the second wall's role
+// (package sqlguard/wall): every statement travels with the caller's
+// capability in one round trip, and one that forgot its guard still cannot
+// cross a group.
 package main
 
 import (
@@ -140,7 +148,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := seed(ctx, pool); err != nil {
 		return err
 	}
-	a, err := newApp(ctx, config{DB: pool, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	// The requests run as the login role forum_app behind the second
+	// wall; the owner's pool only migrated and seeded.
+	appCfg, err := setupWall(ctx, pool, cfg)
+	if err != nil {
+		return err
+	}
+	pool.Close()
+	appPool, err := pgxpool.NewWithConfig(ctx, appCfg)
+	if err != nil {
+		return err
+	}
+	defer appPool.Close()
+	a, err := newApp(ctx, config{DB: appPool, Wall: &wallOptions, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 		Listen: *addr, AllowedHosts: allowedHosts, RevocationCacheTTL: time.Second})
 	if err != nil {
 		return err

@@ -15,7 +15,9 @@ import (
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
-// statementCounter counts the statements sent through a pool.
+// statementCounter counts the round trips through a pool: a statement,
+// or a batch (behind the second wall, each statement travels with its
+// settings in one batch: one round trip).
 type statementCounter struct{ n atomic.Int64 }
 
 func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
@@ -24,6 +26,15 @@ func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ p
 }
 
 func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *statementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+
+func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // TestRoundTrips: how many statements a request costs. No request runs a
 // guarded Get twice; a list whose page has rows is one statement; only an

@@ -34,7 +34,7 @@ func TestRefusalStatus(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		app     func(*app)
-		revoke  bool // REVOKE INSERT ON posts from the app's role
+		revoke  bool // REVOKE INSERT ON posts from the app's roles (its login role and the wall's)
 		pageHas string
 	}{
 		{"not approved", notApproved, false, "not approved by the forum&#39;s keyhole.lock"},
@@ -48,6 +48,17 @@ func TestRefusalStatus(t *testing.T) {
 					t.Fatal(err)
 				}
 				f.exec("revoke insert on posts from " + pgx.Identifier{role}.Sanitize())
+				rows, err := f.db.Owner.Query(context.Background(), "select rolname from pg_roles where starts_with(rolname, $1)", f.db.Name+"_")
+				if err != nil {
+					t.Fatal(err)
+				}
+				wallRoles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil || len(wallRoles) == 0 {
+					t.Fatalf("the wall's roles: %v, %v", wallRoles, err)
+				}
+				for _, r := range wallRoles {
+					f.exec("revoke insert on posts from " + pgx.Identifier{r}.Sanitize())
+				}
 			}
 			alice := f.token("alice")
 			before := f.fingerprint()

@@ -61,7 +61,7 @@ var firstPage = page{Before: math.MaxInt64, Limit: defaultLimit}
 // declared policy: none decides access itself.
 
 func (a *app) listGroups(ctx context.Context, c *capability.Capability, p page) ([]group, error) {
-	rows, err := a.pol.groupsList.Query(ctx, a.db, c, p.Before, p.Limit)
+	rows, err := a.pol.groupsList.Query(ctx, a.q(c), c, p.Before, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -73,14 +73,14 @@ func (a *app) listGroups(ctx context.Context, c *capability.Capability, p page) 
 
 func (a *app) getGroup(ctx context.Context, c *capability.Capability, id int64) (group, error) {
 	var g group
-	err := a.pol.groupGet.QueryRow(ctx, a.db, c, id).Scan(&g.ID, &g.Name)
+	err := a.pol.groupGet.QueryRow(ctx, a.q(c), c, id).Scan(&g.ID, &g.Name)
 	return g, err
 }
 
 // listThreads lists a group's threads: none for a group the caller may
 // not see (childList tells that apart from a group without threads).
 func (a *app) listThreads(ctx context.Context, c *capability.Capability, groupID int64, p page) ([]thread, error) {
-	rows, err := a.pol.threadsList.Query(ctx, a.db, c, groupID, p.Before, p.Limit)
+	rows, err := a.pol.threadsList.Query(ctx, a.q(c), c, groupID, p.Before, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (a *app) listThreads(ctx context.Context, c *capability.Capability, groupID
 
 func (a *app) getThread(ctx context.Context, c *capability.Capability, id int64) (thread, error) {
 	var t thread
-	err := a.pol.threadGet.QueryRow(ctx, a.db, c, id).Scan(&t.ID, &t.GroupID, &t.GroupName, &t.Title, &t.CreatedBy, &t.CreatedAt)
+	err := a.pol.threadGet.QueryRow(ctx, a.q(c), c, id).Scan(&t.ID, &t.GroupID, &t.GroupName, &t.Title, &t.CreatedBy, &t.CreatedAt)
 	return t, err
 }
 
@@ -101,22 +101,22 @@ func (a *app) createThread(ctx context.Context, c *capability.Capability, groupI
 		return thread{}, err
 	}
 	t := thread{GroupID: groupID, Title: title, CreatedBy: c.Subject()}
-	err := a.pol.threadCreate.QueryRow(ctx, a.db, c, groupID, title).Scan(&t.ID, &t.CreatedAt)
+	err := a.pol.threadCreate.QueryRow(ctx, a.q(c), c, groupID, title).Scan(&t.ID, &t.CreatedAt)
 	return t, noGroup(err)
 }
 
 func (a *app) deleteThread(ctx context.Context, c *capability.Capability, id int64) error {
-	return a.pol.threadDelete.Exec(ctx, a.db, c, id)
+	return a.pol.threadDelete.Exec(ctx, a.q(c), c, id)
 }
 
 func (a *app) moveThread(ctx context.Context, c *capability.Capability, id, groupID int64) error {
-	return noGroup(a.pol.threadMove.Exec(ctx, a.db, c, id, groupID))
+	return noGroup(a.pol.threadMove.Exec(ctx, a.q(c), c, id, groupID))
 }
 
 // listPosts lists a thread's posts: none for a thread the caller may not
 // see (childList tells that apart from a thread without posts).
 func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID int64, p page) ([]post, error) {
-	rows, err := a.pol.postsList.Query(ctx, a.db, c, threadID, p.Before, p.Limit)
+	rows, err := a.pol.postsList.Query(ctx, a.q(c), c, threadID, p.Before, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -128,13 +128,13 @@ func (a *app) listPosts(ctx context.Context, c *capability.Capability, threadID 
 
 func (a *app) getPost(ctx context.Context, c *capability.Capability, id int64) (post, error) {
 	var p post
-	err := a.pol.postGet.QueryRow(ctx, a.db, c, id).Scan(&p.ID, &p.ThreadID, &p.Author, &p.Content, &p.CreatedAt, &p.EditedAt)
+	err := a.pol.postGet.QueryRow(ctx, a.q(c), c, id).Scan(&p.ID, &p.ThreadID, &p.Author, &p.Content, &p.CreatedAt, &p.EditedAt)
 	return p, err
 }
 
 func (a *app) createPostGuarded(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error) {
 	p := post{ThreadID: threadID, Author: c.Subject(), Content: content}
-	err := a.pol.postCreate.QueryRow(ctx, a.db, c, threadID, content).Scan(&p.ID, &p.CreatedAt)
+	err := a.pol.postCreate.QueryRow(ctx, a.q(c), c, threadID, content).Scan(&p.ID, &p.CreatedAt)
 	return p, err
 }
 
@@ -142,7 +142,7 @@ func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, 
 	if err := checkText("content", content, maxContent); err != nil {
 		return err
 	}
-	err := a.pol.postEdit.Exec(ctx, a.db, c, id, content, a.now())
+	err := a.pol.postEdit.Exec(ctx, a.q(c), c, id, content, a.now())
 	var de *sqlguard.DeniedError
 	if errors.As(err, &de) {
 		// The caller may read the post, and so is a member of its group
@@ -157,7 +157,7 @@ func (a *app) editPost(ctx context.Context, c *capability.Capability, id int64, 
 const needAuthor = "to be the post's author: only the author may edit"
 
 func (a *app) deletePost(ctx context.Context, c *capability.Capability, id int64) error {
-	return a.pol.postDelete.Exec(ctx, a.db, c, id)
+	return a.pol.postDelete.Exec(ctx, a.q(c), c, id)
 }
 
 // noGroup turns the foreign key error of a group that does not exist
@@ -242,7 +242,7 @@ func (a *app) openSession(ctx context.Context, name string) (string, error) {
 
 // endSession is logout: the caller ends their own live session.
 func (a *app) endSession(ctx context.Context, c *capability.Capability) error {
-	return a.pol.sessionEnd.Exec(ctx, a.db, c, c.SessionID(), a.now())
+	return a.pol.sessionEnd.Exec(ctx, a.q(c), c, c.SessionID(), a.now())
 }
 
 // member is a row of memberships, for the admin's page.
@@ -255,7 +255,7 @@ type member struct {
 // listMembers lists every membership: an admin's view (members.list is
 // admin-only: anyone else gets an empty list).
 func (a *app) listMembers(ctx context.Context, c *capability.Capability) ([]member, error) {
-	rows, err := a.pol.membersList.Query(ctx, a.db, c)
+	rows, err := a.pol.membersList.Query(ctx, a.q(c), c)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (a *app) listMembers(ctx context.Context, c *capability.Capability) ([]memb
 // removeMember removes user from group: their next write there is refused
 // (fresh membership), though their token still lists the group.
 func (a *app) removeMember(ctx context.Context, c *capability.Capability, groupID int64, user string) error {
-	return a.pol.memberRemove.Exec(ctx, a.db, c, groupID, user)
+	return a.pol.memberRemove.Exec(ctx, a.q(c), c, groupID, user)
 }
 
 // signOut signs user out everywhere: their cut-off moves to this second
@@ -281,10 +281,10 @@ func (a *app) removeMember(ctx context.Context, c *capability.Capability, groupI
 // cut-off refuses the older ones).
 func (a *app) signOut(ctx context.Context, c *capability.Capability, user string) error {
 	now := a.now()
-	if err := a.pol.userCutoff.Exec(ctx, a.db, c, user, now.Truncate(time.Second)); err != nil {
+	if err := a.pol.userCutoff.Exec(ctx, a.q(c), c, user, now.Truncate(time.Second)); err != nil {
 		return err
 	}
-	err := a.pol.userSessionsEnd.Exec(ctx, a.db, c, user, now)
+	err := a.pol.userSessionsEnd.Exec(ctx, a.q(c), c, user, now)
 	if errors.Is(err, sqlguard.ErrNotFound) || errors.Is(err, sqlguard.ErrSessionEnded) {
 		return nil // no live session left
 	}

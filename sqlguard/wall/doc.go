@@ -2,13 +2,16 @@
 // guards. From the same declarations as the guards (a *sqlguard.Registry)
 // it generates PostgreSQL roles, GRANTs and row-level security policies
 // (Script, run once as the tables' owner), and at run time it binds a
-// capability to a transaction (WithCapability), so that a raw statement
-// that forgot its guard still cannot cross a group.
+// capability to a transaction (WithCapability) or, in one round trip, to
+// a single statement (New, then Wall.Bind: the settings and the statement
+// travel in one pipeline, one implicit transaction), so that a raw
+// statement that forgot its guard still cannot cross a group.
 //
 // What it trusts: the registry's declarations and its approval (Script
 // refuses to grant a policy the registry's approval refuses, see package
 // approval), and the application's code, which could always reset the
-// role. How it fails: closed. A session without WithCapability reads no
+// role. How it fails: closed. A session without WithCapability (or
+// Wall.Bind, its one-round-trip form for single statements) reads no
 // row and writes none (missing settings are the empty array, false and
 // NULL); a statement the wall refuses answers PostgreSQL's
 // insufficient_privilege (sqlguard.IsInsufficientPrivilege) or no row.
@@ -38,18 +41,23 @@
 // row by the policies below, reading the capability's groups per role from
 // transaction-local settings.
 //
-// Settings, set by WithCapability with set_config(name, value, true), so
-// that they end with the transaction (safe behind a transaction-mode
-// pooler): <ns>.groups_<role> (the capability's groups for the role, an
-// array literal), <ns>.admin and <ns>.subject. A policy reads them in an
-// uncorrelated scalar subquery,
+// Settings, set by WithCapability and Wall.Bind with set_config(name,
+// value, true), so that they end with the transaction (safe behind a
+// transaction-mode pooler): <ns>.groups_<role> (the capability's groups
+// for the role: for int8 and uuid ids the text delimited by commas of
+// sqlguard.GroupsList, ",1,2,3,"; for text ids an array literal),
+// <ns>.admin and <ns>.subject. A policy reads them in an uncorrelated
+// scalar subquery, which PostgreSQL evaluates once per statement (an
+// InitPlan), not once per row,
 //
-//	(SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])
+//	strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "t"."group_id"::text || ',') > 0
+//	"t"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::text[])::text[])
 //
-// which PostgreSQL evaluates once per statement (an InitPlan), not once per
-// row: the array literal is parsed once. A missing setting is the empty
-// array, a missing admin flag false and a missing subject NULL: a session
-// that forgot WithCapability sees no row and writes none (fail closed).
+// (the first for int8 and uuid ids: the text is searched, never parsed,
+// see the measurements in rls.go; the second for text ids, which may hold
+// commas). A missing setting is no group, a missing admin flag false and
+// a missing subject NULL: a session that forgot WithCapability sees no
+// row and writes none (fail closed).
 //
 // Policies, one per table and command, the OR of the guards of the
 // registry's policies on that table, merged per parent chain (one EXISTS

@@ -1,7 +1,11 @@
 package wall_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
@@ -56,9 +60,40 @@ func ExampleScript() {
 	// DROP POLICY IF EXISTS "keyhole_update" ON "threads";
 	// DROP POLICY IF EXISTS "keyhole_delete" ON "threads";
 	// CREATE POLICY "keyhole_select" ON "threads" FOR SELECT USING (
-	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])::int8[]) OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
 	// CREATE POLICY "keyhole_insert" ON "threads" FOR INSERT WITH CHECK (
-	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::int8[])::int8[])));
+	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0));
 	// CREATE POLICY "keyhole_delete" ON "threads" FOR DELETE USING (
-	//     ("threads"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), '{}')::int8[])::int8[]) OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+}
+
+// inTransaction stands for a pgx.Tx in ExampleWall_Bind: Bind refuses
+// it before calling any of its methods.
+type inTransaction struct{ pgx.Tx }
+
+// A declared statement behind the second wall in one round trip: Bind
+// returns a sqlguard.DB on which each statement travels with the
+// capability's role and settings in one pipeline (one implicit
+// transaction), so nothing outlives it. In an application:
+//
+//	w, err := wall.New(reg, opts) // once, beside wall.Script(reg, opts)
+//	err = createThread.Exec(ctx, w.Bind(pool, c), c, "hello", capability.Int64Group(1))
+//
+// Inside a transaction the settings would outlive the statement: Bind
+// refuses it (use WithCapability there).
+func ExampleWall_Bind() {
+	roles, _ := capability.Chain("member", "moderator")
+	reg := sqlguard.MustNewRegistry(roles, capability.KindInt64)
+	createThread := reg.MustInsert(sqlguard.Policy{Name: "threads.create", Table: "threads",
+		Columns: []string{"title", "group_id"}, GroupColumn: "group_id", Role: "member"})
+	w, err := wall.New(reg, wall.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var tx pgx.Tx = inTransaction{}
+	err = createThread.Exec(context.Background(), w.Bind(tx, nil), nil, "hello", capability.Int64Group(1))
+	fmt.Println(errors.Is(err, wall.ErrInTransaction))
+	// Output:
+	// true
 }

@@ -41,3 +41,17 @@ var arrayTypes = map[capability.GroupKind]string{
 	capability.KindUUID:  "uuid[]",
 	capability.KindText:  "text[]",
 }
+
+// groupsValue is the value of the groups setting for role, in the form
+// the policies read (see wall.groupsExpr): the delimited text of int8 and
+// uuid ids, the array literal of text ids, and "" for a nil capability
+// (no group, in either form).
+func groupsValue(c *capability.Capability, role string) string {
+	if c == nil {
+		return ""
+	}
+	if c.GroupKind() == capability.KindText {
+		return sqlguard.GroupsText(c, role)
+	}
+	return sqlguard.GroupsList(c, role)
+}
