@@ -84,6 +84,20 @@ type VerifierOptions struct {
 	MaxTokenSize int
 	// MaxGrants bounds the number of grants (default MaxGrantsDefault).
 	MaxGrants int
+
+	// NoCache turns the verified-token cache off: every Verify checks the
+	// signature. The cache is on by default; see "Verified-token cache" in
+	// the package documentation.
+	NoCache bool
+	// CacheEntries bounds the number of cached tokens (default
+	// DefaultCacheEntries). Tokens longer than MaxCachedTokenSize are
+	// never cached.
+	CacheEntries int
+	// CacheMaxAge bounds, measured with Now, how long a verified token is
+	// answered from the cache before it is verified again (default
+	// DefaultCacheMaxAge). Within it, a cached token is still refused from
+	// its exp (with Skew) on and whenever the key set changes.
+	CacheMaxAge time.Duration
 }
 
 // Verifier turns tokens into capabilities. It is built once by NewVerifier
@@ -110,6 +124,9 @@ type Verifier struct {
 	maxLifetime  time.Duration
 	maxTokenSize int
 	maxGrants    int
+
+	cache       *tokenCache // nil: off
+	onSignature func()      // test hook: called before each signature check
 }
 
 // NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
@@ -193,6 +210,11 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	if v.maxGrants == 0 {
 		v.maxGrants = capability.MaxGrantsDefault
 	}
+	cache, err := newTokenCache(opts)
+	if err != nil {
+		return nil, err
+	}
+	v.cache = cache
 	if len(opts.Keys) > 0 {
 		ks, err := newKeySet(opts.Keys, v.algs)
 		if err != nil {
@@ -247,14 +269,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*capability.Capabi
 	if v == nil {
 		return nil, tokenError(ErrUnknownKey, "no verifier") // fail closed
 	}
-	c, te := v.verify(ctx, token)
+	var c *capability.Capability
+	var te *TokenError
+	if v.cache != nil {
+		c, te = v.cachedVerify(ctx, token)
+	} else {
+		c, te = v.verify(ctx, token, nil)
+	}
 	if te != nil {
 		return nil, te
 	}
 	return c, nil
 }
 
-func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capability, *TokenError) {
+// verify checks token; on success it stores the time claims in times
+// when times is not nil.
+func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) (*capability.Capability, *TokenError) {
 	if len(token) > v.maxTokenSize {
 		return nil, tokenError(ErrTooLarge, "")
 	}
@@ -309,6 +339,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	if key.alg != alg {
 		return nil, &TokenError{Reason: ErrAlgorithm, KeyID: h.kid, detail: "algorithm does not match the key"}
 	}
+	if v.onSignature != nil {
+		v.onSignature()
+	}
 	if len(sig) != sigLen(key) || !verifySignature(key, signingInput, sig) {
 		return nil, &TokenError{Reason: ErrBadSignature, KeyID: h.kid}
 	}
@@ -335,21 +368,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	if p.Expiry.IsZero() {
 		return fail(ErrClaims, "no exp")
 	}
-	if !now.Before(p.Expiry.Add(v.skew)) {
-		return fail(ErrExpired, "")
-	}
-	if !dc.notBefore.IsZero() && dc.notBefore.After(now.Add(v.skew)) {
-		return fail(ErrNotYetValid, "nbf in the future")
-	}
-	if dc.hasIAT && p.IssuedAt.After(now.Add(v.skew)) {
-		return fail(ErrNotYetValid, "iat in the future")
-	}
-	if dc.hasIAT {
-		if p.Expiry.Sub(p.IssuedAt) > v.maxLifetime {
-			return fail(ErrLifetime, "")
-		}
-	} else if p.Expiry.Sub(now) > v.maxLifetime {
-		return fail(ErrLifetime, "")
+	t := tokenTimes{exp: p.Expiry, nbf: dc.notBefore, iat: p.IssuedAt, hasIAT: dc.hasIAT}
+	if reason, detail := v.checkTimes(now, &t); reason != nil {
+		return fail(reason, detail)
 	}
 	if p.Issuer != v.iss {
 		return fail(ErrIssuer, "")
@@ -367,6 +388,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	c, err := capability.New(v.roles, v.kind, p)
 	if err != nil {
 		return fail(ErrClaims, "grants do not build a capability")
+	}
+	if times != nil {
+		*times = t
 	}
 	return c, nil
 }
