@@ -125,8 +125,9 @@ type Verifier struct {
 	maxTokenSize int
 	maxGrants    int
 
-	cache       *tokenCache // nil: off
-	onSignature func()      // test hook: called before each signature check
+	cache       *tokenCache         // nil: off
+	macs        map[string]*macPool // HS256 keys of static, by kid
+	onSignature func()              // test hook: called before each signature check
 }
 
 // NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
@@ -221,6 +222,7 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 			return nil, fmt.Errorf("token: VerifierOptions.Keys: %w", err)
 		}
 		v.static = ks
+		v.macs = macPools(ks)
 		return v, nil
 	}
 	if sym {
@@ -342,7 +344,7 @@ func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) 
 	if v.onSignature != nil {
 		v.onSignature()
 	}
-	if len(sig) != sigLen(key) || !verifySignature(key, signingInput, sig) {
+	if len(sig) != sigLen(key) || !v.checkSignature(key, signingInput, sig) {
 		return nil, &TokenError{Reason: ErrBadSignature, KeyID: h.kid}
 	}
 
