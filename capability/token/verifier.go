@@ -127,6 +127,7 @@ type Verifier struct {
 
 	cache       *tokenCache         // nil: off
 	macs        map[string]*macPool // HS256 keys of static, by kid
+	audOnly     []string            // []string{aud}, shared by decoded claims, never modified
 	onSignature func()              // test hook: called before each signature check
 }
 
@@ -147,6 +148,7 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		maxLifetime:  opts.MaxLifetime,
 		maxTokenSize: opts.MaxTokenSize,
 		maxGrants:    opts.MaxGrants,
+		audOnly:      []string{opts.Audience},
 	}
 	switch {
 	case opts.Issuer == "":
@@ -349,7 +351,7 @@ func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) 
 	}
 
 	// The token is authentic from here on.
-	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants, byRole: true})
+	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants, byRole: true, issuer: v.iss, audience: v.audOnly})
 	if err != nil {
 		var de *TokenError
 		if errors.As(err, &de) {
