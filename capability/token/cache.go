@@ -273,3 +273,26 @@ func (cc *tokenCache) store(sh *cacheShard, token string, e *cacheEntry) {
 	}
 	sh.entries[token] = e
 }
+
+// headerMemo is the last protected header a verifier parsed without error:
+// its base64url text and what parseHeader read from it. Tokens of one
+// issuer key share their header, so that most tokens skip its decoding,
+// parsing and the copy of its kid. The memo is a pure function of the
+// text, compared whole: it changes no answer.
+type headerMemo struct {
+	b64 string
+	h   header
+}
+
+// knownHeader returns the parsed header of hdr64 if it is the memo's.
+func (v *Verifier) knownHeader(hdr64 string) (header, bool) {
+	if m := v.lastHeader.Load(); m != nil && m.b64 == hdr64 {
+		return m.h, true
+	}
+	return header{}, false
+}
+
+// rememberHeader makes hdr64, parsed as h, the memo.
+func (v *Verifier) rememberHeader(hdr64 string, h header) {
+	v.lastHeader.Store(&headerMemo{b64: strings.Clone(hdr64), h: h})
+}

@@ -440,3 +440,35 @@ func TestCacheRace(t *testing.T) {
 		t.Errorf("entries: got %d, want at most 4", got)
 	}
 }
+
+// TestHeaderMemo: the memo of the last header changes no answer: other
+// headers are read and refused as before, and the memo follows the last
+// header that parsed.
+func TestHeaderMemo(t *testing.T) {
+	ring := vtKeys(t)
+	ed := ring.byAlg[EdDSA]
+	v := vtVerifierFor(t, func(o *VerifierOptions) { o.NoCache = true }, ed)
+	claims := vtClaims(t, vtParams(3), nil)
+	good := vtSign(t, ed, vtHeader(EdDSA, ed.kid), claims)
+	for _, tc := range []struct {
+		name   string
+		tok    string
+		reason error
+	}{
+		{"good", good, nil},
+		{"jku", vtSign(t, ed, []byte(`{"alg":"EdDSA","kid":"`+ed.kid+`","jku":"https://evil.example"}`), claims), ErrMalformed},
+		{"good again", good, nil},
+		{"other kid", vtSign(t, ed, vtHeader(EdDSA, "other"), claims), ErrUnknownKey},
+		{"alg not pinned", vtSign(t, ring.byAlg[ES256], vtHeader(ES256, ed.kid), claims), ErrAlgorithm},
+		{"not base64", "!" + good[1:], ErrMalformed},
+		{"good at last", good, nil},
+	} {
+		_, err := v.Verify(t.Context(), tc.tok)
+		if got := reasonOf(t, err); got != tc.reason {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.reason)
+		}
+	}
+	if m := v.lastHeader.Load(); m == nil || m.h.kid != ed.kid {
+		t.Errorf("memo: got %+v, want the good token's header", m)
+	}
+}

@@ -95,12 +95,6 @@ type claimsDecoder struct {
 	// to follow each other.
 	lastRole string
 	lastIdx  int // the index of lastRole in Roles.names
-
-	// byRole scratch of the default profile: the role index and the id of
-	// each permission, in token order (see heldOfPairs).
-	permRoles []uint8
-	permInts  []int64  // KindInt64
-	permStrs  []string // KindUUID (16 raw bytes), KindText
 }
 
 // decodeClaims strictly decodes a verified payload straight into the typed

@@ -7,6 +7,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,6 +130,7 @@ type Verifier struct {
 	macs        map[string]*macPool // HS256 keys of static, by kid
 	audOnly     []string            // []string{aud}, shared by decoded claims, never modified
 	onSignature func()              // test hook: called before each signature check
+	lastHeader  atomic.Pointer[headerMemo]
 }
 
 // NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
@@ -304,13 +306,18 @@ func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) 
 	copy(buf, token)
 	signingInput := buf[:signingLen:signingLen]
 	rest := buf[len(token):]
-	n, err := b64.Decode(rest[:hdrLen], signingInput[:len(hdr64)])
-	if err != nil {
-		return nil, tokenError(ErrMalformed, "header is not canonical base64url")
+	// A header read before (the same base64url bytes) is not read again.
+	h, hdrKnown := v.knownHeader(hdr64)
+	var hdrJSON []byte
+	if !hdrKnown {
+		n, err := b64.Decode(rest[:hdrLen], signingInput[:len(hdr64)])
+		if err != nil {
+			return nil, tokenError(ErrMalformed, "header is not canonical base64url")
+		}
+		hdrJSON = rest[:n:n]
 	}
-	hdrJSON := rest[:n:n]
 	rest = rest[hdrLen:]
-	n, err = b64.Decode(rest[:payloadLen], signingInput[len(hdr64)+1:])
+	n, err := b64.Decode(rest[:payloadLen], signingInput[len(hdr64)+1:])
 	if err != nil {
 		return nil, tokenError(ErrMalformed, "payload is not canonical base64url")
 	}
@@ -322,9 +329,11 @@ func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) 
 	}
 	sig := rest[:n:n]
 
-	h, te := parseHeader(hdrJSON)
-	if te != nil {
-		return nil, te
+	if !hdrKnown {
+		if h, te = parseHeader(hdrJSON); te != nil {
+			return nil, te
+		}
+		v.rememberHeader(hdr64, h)
 	}
 	alg := Algorithm(h.alg)
 	if !v.algs.has(alg) {
