@@ -111,6 +111,8 @@ type VerifierOptions struct {
 // claims (strict JSON, exp required); the times (exp, nbf, iat with Skew;
 // lifetime); iss; aud; the grants (MaxGrants, known roles, group kind).
 // Every error is a *TokenError that wraps ErrInvalidToken and one reason.
+// Tokens that verified are kept in a bounded cache that gives the same
+// answers (see "Verified-token cache" in the package documentation).
 type Verifier struct {
 	iss          string
 	aud          string
