@@ -140,12 +140,17 @@ func newTokenCache(opts VerifierOptions) (*tokenCache, error) {
 	return c, nil
 }
 
-// keysInForce returns the verifier's current key set (nil: none).
+// keysInForce returns the verifier's current key set (nil: none, and
+// nothing is cached). Every source of keys must be listed here: a verifier
+// with a source this function does not know caches nothing.
 func (v *Verifier) keysInForce() *keySet {
-	if v.static != nil {
+	switch {
+	case v.static != nil:
 		return v.static
+	case v.jwks != nil:
+		return v.jwks.current()
 	}
-	return v.jwks.current()
+	return nil
 }
 
 // usable reports whether e answers for the verifier at now under keys.

@@ -472,3 +472,28 @@ func TestHeaderMemo(t *testing.T) {
 		t.Errorf("memo: got %+v, want the good token's header", m)
 	}
 }
+
+// TestCacheStaticKeySet: a static set is fixed for the verifier's life;
+// caches are per verifier, so another verifier without the key refuses a
+// token the first one has cached.
+func TestCacheStaticKeySet(t *testing.T) {
+	ring := vtKeys(t)
+	k1, k2 := ring.byAlg[EdDSA], ring.second[EdDSA]
+	both, only2 := vtVerifierFor(t, nil, k1, k2), vtVerifierFor(t, nil, k2)
+	tok := vtMint(t, vtIssuerFor(t, k1, ProfileDefault), vtParams(3))
+	for range 2 {
+		if _, err := both.Verify(t.Context(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if both.keysInForce() != both.static || cacheLen(both) != 1 {
+		t.Errorf("static set: got keys %p and %d entries, want %p and 1", both.keysInForce(), cacheLen(both), both.static)
+	}
+	_, err := only2.Verify(t.Context(), tok)
+	vtWantReason(t, err, ErrUnknownKey, tok)
+	// A verifier with no known source of keys caches nothing.
+	none := &Verifier{}
+	if none.keysInForce() != nil {
+		t.Error("keysInForce without a source: got a set")
+	}
+}
