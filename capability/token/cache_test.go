@@ -497,3 +497,35 @@ func TestCacheStaticKeySet(t *testing.T) {
 		t.Error("keysInForce without a source: got a set")
 	}
 }
+
+// TestCacheWaiterCanceled: a waiter whose context is done stops waiting
+// for a slow leader and verifies by itself, as it would without the cache.
+func TestCacheWaiterCanceled(t *testing.T) {
+	ring := vtKeys(t)
+	ed := ring.byAlg[EdDSA]
+	tok := vtMint(t, vtIssuerFor(t, ed, ProfileDefault), vtParams(3))
+	v := vtVerifierFor(t, nil, ed)
+	leading, release := make(chan struct{}), make(chan struct{})
+	var sigs atomic.Int64
+	v.onSignature = func() {
+		if sigs.Add(1) == 1 {
+			close(leading)
+			<-release
+		}
+	}
+	leaderErr := make(chan error, 1)
+	go func() { _, err := v.Verify(t.Context(), tok); leaderErr <- err }()
+	<-leading
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := v.Verify(canceled, tok); err != nil {
+		t.Errorf("waiter with a canceled context: %v", err)
+	}
+	close(release)
+	if err := <-leaderErr; err != nil {
+		t.Errorf("leader: %v", err)
+	}
+	if got := sigs.Load(); got != 2 {
+		t.Errorf("signature checks: got %d, want 2", got)
+	}
+}
