@@ -39,9 +39,11 @@
 //	ctx = capability.NewContext(ctx, c)
 //	mine, ok := capability.FromContext(ctx) // ok is false if none was stored
 //
-// The examples of [Chain], [New], [Capability.Groups],
-// [Capability.Narrow], [Capability.GrantsWithin] and [FromContext] run as
-// written.
+// The examples of [Chain], [NewRoles], [New], [Capability.Groups],
+// [Capability.Narrow], [Capability.GrantsWithin] and [FromContext] (reading
+// the capability in a handler) run as written. Verifying a token into a
+// capability is package capability/token's Verifier (its examples include
+// ExampleNewVerifier_jwksURL).
 //
 // # The model
 //

@@ -1,9 +1,10 @@
 package capability_test
 
 import (
-	"context"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/keyhole-go/keyhole/capability"
@@ -152,19 +153,50 @@ func ExampleCapability_GrantsWithin() {
 	// role member in group 12
 }
 
-func ExampleFromContext() {
-	c := exampleCapability()
-	ctx := capability.NewContext(context.Background(), c)
-
-	// Later, in a handler:
-	if got, ok := capability.FromContext(ctx); ok {
-		fmt.Println(got.Subject(), got.Groups("member").Len())
+// A hierarchy that is not a chain: an editor and a reviewer both include
+// reader, an owner includes both.
+func ExampleNewRoles() {
+	roles, err := capability.NewRoles(
+		capability.RoleSpec{Name: "reader"},
+		capability.RoleSpec{Name: "editor", Includes: []string{"reader"}},
+		capability.RoleSpec{Name: "reviewer", Includes: []string{"reader"}},
+		capability.RoleSpec{Name: "owner", Includes: []string{"editor", "reviewer"}},
+	)
+	if err != nil {
+		panic(err)
 	}
-	// A context without a capability says so: no capability is not an
-	// empty one.
-	_, ok := capability.FromContext(context.Background())
-	fmt.Println(ok)
+	fmt.Println("owner includes reader:", roles.Includes("owner", "reader"))
+	fmt.Println("editor includes reviewer:", roles.Includes("editor", "reviewer"))
 	// Output:
-	// alice 3
-	// false
+	// owner includes reader: true
+	// editor includes reviewer: false
+}
+
+// A handler reads the capability that the middleware (middleware.Auth's
+// Handler) put in the request context. Behind Handler it is always there;
+// a nil capability is valid and has no privilege, so handing it to a
+// policy is refused by the policy.
+func ExampleFromContext() {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := capability.FromContext(r.Context())
+		if !ok {
+			fmt.Println("anonymous; groups:", c.Groups("member").Len())
+			return
+		}
+		fmt.Println(c.Subject(), "may post in", c.Groups("member").Int64s())
+	})
+
+	c, err := capability.New(capability.MustChain("member"), capability.KindInt64, capability.Params{
+		Subject: "alice", Expiry: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		Grants: []capability.Grant{{Group: capability.Int64Group(7), Role: "member"}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	handler.ServeHTTP(httptest.NewRecorder(), r.WithContext(capability.NewContext(r.Context(), c)))
+	handler.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// alice may post in [7]
+	// anonymous; groups: 0
 }

@@ -145,6 +145,31 @@
 // single row. Recover turns a handler's panic into a 500 with a generic
 // body.
 //
+// A handler's own client errors carry a detail written for the client:
+// BadRequest("field \"group\": want an integer", err), or a *ClientError
+// with another 4xx status, is answered with that detail, while err, the
+// parser's or decoder's error, goes only to ErrorWriter.Logger. The
+// detail is the only text of the application that reaches a problem
+// body.
+//
+// # Request ids
+//
+// RequestIDs, the outermost layer, gives each request an id: the
+// X-Request-Id a proxy set (when it is a short token), else 16 random hex
+// digits. It is echoed in the answer's X-Request-Id, carried as
+// "request_id" by the log records of Auth (401, 403, …), ErrorWriter
+// (5xx) and Recover, and read by the application with RequestID, so that
+// one request can be followed from a refusal in the log to the
+// application's own records.
+//
+// # Examples
+//
+// The package example is the whole flow; the others show Auth.Handler,
+// Auth.Optional, Auth.RequireRole, ErrorWriter (with sqlguard.Classify and
+// with a classifier of the application's own), BadRequest, RequestIDs and
+// Recover. They run without a database or a network: go doc -all, or the
+// package's page on pkg.go.dev.
+//
 // The issuer's side (the token exchange endpoint, the JWKS publishing
 // handler) is package tokenserver.
 package middleware

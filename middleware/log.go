@@ -33,8 +33,11 @@ func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
 	if !a.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 5)
+	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
+	if id, ok := RequestID(ctx); ok {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
 	var te *token.TokenError
 	if errors.As(e.Err, &te) {
 		if te.KeyID != "" {
@@ -50,6 +53,45 @@ func (a *Auth) logRefusal(r *http.Request, e *AuthError) {
 		attrs = append(attrs, slog.String("error", e.Err.Error()))
 	}
 	a.log.LogAttrs(ctx, level, "keyhole: request refused", attrs...)
+}
+
+// log writes ErrorWriter's record of an answer (see ErrorWriter.Logger).
+func (ew ErrorWriter) log(r *http.Request, err error, status int, detail string) {
+	if ew.Logger == nil {
+		return
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return // Auth logs its refusals
+	}
+	level := slog.LevelError
+	ce, isClient := asClientError(err)
+	switch {
+	case status >= 500:
+	case isClient:
+		level = slog.LevelDebug
+	default:
+		return
+	}
+	ctx := r.Context()
+	if !ew.Logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.Int("status", status), slog.String("method", r.Method),
+		slog.String("path", bounded(r.URL.Path, 512)))
+	if id, ok := RequestID(ctx); ok {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	if isClient {
+		attrs = append(attrs, slog.String("detail", detail))
+		if ce.Err != nil {
+			attrs = append(attrs, slog.String("error", ce.Err.Error()))
+		}
+	} else if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	ew.Logger.LogAttrs(ctx, level, "keyhole: request failed", attrs...)
 }
 
 // quoteBounded returns s, cut to at most n bytes, as a Go-quoted string

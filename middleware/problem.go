@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -40,7 +41,8 @@ type Classifier func(err error) (status int, detail string, ok bool)
 // others: the first classifier that knows the error decides.
 //
 // An *AuthError is answered as it says (Auth decided its status and
-// challenge); every other error is offered to Classifiers in order, then
+// challenge), and so is a *ClientError (the application decided its status
+// and wrote its detail for the client); every other error is offered to Classifiers in order, then
 // answered by the defaults. A classified status outside 400..599 answers
 // 500.
 //
@@ -52,13 +54,22 @@ type ErrorWriter struct {
 	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
 	// rounded up) with every 503 answer.
 	RetryAfter time.Duration
+
+	// Logger, when set, receives one record per 5xx answer, at LevelError,
+	// with the status, the error's text, the method, the path and the
+	// request id (RequestIDs), and one per *ClientError, at LevelDebug,
+	// with its status, detail and the text of its Err. An *AuthError is
+	// not logged here: Auth's own Logger has it.
+	Logger *slog.Logger
 }
 
 // WriteError answers r with the status err calls for (see ErrorWriter) and
-// a problem body whose detail member, if any, is the classifier's. Every
-// answer has Cache-Control: no-store and X-Content-Type-Options: nosniff.
+// a problem body whose detail member, if any, is the *ClientError's or the
+// classifier's. Every answer has Cache-Control: no-store and
+// X-Content-Type-Options: nosniff.
 func (ew ErrorWriter) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, ch, detail := ew.classify(err)
+	ew.log(r, err, status, detail)
 	writeProblem(w, status, ch, detail, ew.retryAfter(status))
 }
 
@@ -71,6 +82,7 @@ func (ew ErrorWriter) WriteError(w http.ResponseWriter, r *http.Request, err err
 // The defaults, first match wins:
 //
 //	*AuthError                               its Status, with its WWW-Authenticate challenge
+//	*ClientError                             its Status, with its Detail as the problem's detail
 //	ErrNoToken                               401, WWW-Authenticate: Bearer
 //	token.ErrInvalidToken                    401, WWW-Authenticate: Bearer error="invalid_token"
 //	ErrInsufficientScope                     403, WWW-Authenticate: Bearer error="insufficient_scope"
@@ -103,6 +115,9 @@ func (ew ErrorWriter) classify(err error) (status int, challenge, detail string)
 			return http.StatusInternalServerError, "", ""
 		}
 		return ae.Status, ae.challenge, ""
+	}
+	if ce, ok := asClientError(err); ok {
+		return ce.status(), "", ce.Detail
 	}
 	for _, c := range ew.Classifiers {
 		if c == nil {

@@ -45,9 +45,10 @@ func RecoverWith(logger *slog.Logger, ew func(w http.ResponseWriter, r *http.Req
 				if l == nil {
 					l = slog.Default()
 				}
+				id, _ := RequestID(r.Context())
 				l.LogAttrs(r.Context(), slog.LevelError, "keyhole: handler panicked",
 					slog.Any("panic", v), slog.String("method", r.Method),
-					slog.String("path", bounded(r.URL.Path, 512)),
+					slog.String("path", bounded(r.URL.Path, 512)), slog.String("request_id", id),
 					slog.String("stack", string(debug.Stack())))
 				if rw.started {
 					panic(http.ErrAbortHandler)

@@ -124,6 +124,75 @@
 // SHARE) serializes with a move of the parent, LockKeyShare (FOR KEY
 // SHARE) only with its deletion or a key change.
 //
+// # Errors, retries and bounded waits
+//
+// Errors fall in classes a caller tests with predicates, the pgx way
+// (pgconn.SafeToRetry): [IsRetryable] (serialization failure, deadlock,
+// lock timeout, a lost connection, an administrator's shutdown, a failed
+// connect), [IsConflict] (unique, foreign-key and exclusion violations;
+// [ConstraintName] tells the application which, never the client),
+// [IsTimeout] (the context's deadline, statement_timeout) and
+// [IsCanceled] (the caller's context was canceled: not a server error).
+// [Classify] maps them for HTTP: 503 with Retry-After for retryable and
+// timed-out statements, 409 for conflicts, 499 for a client that went
+// away.
+//
+// A guarded statement that runs on its own (db is a pool, or a connection
+// outside a transaction) is all-or-nothing, so Exec, QueryRow and Query
+// retry it as the registry's [Retry] says ([Registry.SetRetry]): after a
+// serialization failure or a deadlock a bounded number of times with
+// jittered backoff, and once when pgx reports it was never sent; a read is
+// also retried once after a lost connection. A write whose connection was
+// lost after it was sent is not retried: its error wraps
+// [ErrOutcomeUnknown]. Nothing is retried inside a caller's transaction;
+// [RunTx] re-runs a caller's whole transaction function instead.
+//
+// Every wait should be bounded by the caller: a context deadline per
+// request (middleware.Deadline) below the HTTP server's write timeout,
+// statement_timeout and lock_timeout for the application's role below
+// that deadline (PostgreSQL then ends and rolls back a stuck statement
+// itself, before the client gives up), and an explicit pool size.
+//
+// # Query exec modes behind a transaction pooler
+//
+// pgx runs a statement in one of five
+// query exec modes (pgx.ConnConfig.DefaultQueryExecMode, or a
+// pgx.QueryExecMode passed before the arguments). Behind PgBouncer in
+// transaction pooling mode (versions before 1.21, or later ones with
+// max_prepared_statements = 0), a client's statement outside a
+// transaction, more precisely each protocol Sync, may be served by a
+// different server session than the one before:
+//
+//   - exec: Parse of the unnamed statement, Bind, Describe, Execute and
+//     Sync in one message train; one Sync, so one server session. Works.
+//     Arguments go in the text format, typed by the casts in the SQL text.
+//   - cache_describe: the same train, with the parameter and result types
+//     cached on the client after a first describe; one Sync. Works.
+//   - cache_statement (pgx's default): prepares a named statement
+//     (stmtcache_…) once per client connection and reuses it. Behind the
+//     pooler the name lands in one server session and is looked for in
+//     another: 42P05 "prepared statement already exists" when a second
+//     client prepares it where the first already did, 26000 "does not
+//     exist" where nobody did. Fails, loudly (TestPgBouncerExecModes).
+//     PgBouncer 1.21 and later track named statements when
+//     max_prepared_statements > 0, and then this mode works.
+//   - describe_exec: Parse and Describe of the unnamed statement, Sync,
+//     then Bind and Execute of the unnamed statement, Sync: two Syncs. The
+//     second may reach a server session whose unnamed statement is the one
+//     another client parsed last, and runs that statement with this call's
+//     arguments (measured: a guarded delete of a post deleted a thread).
+//     It fails silently and dangerously, so sqlguard refuses to run a
+//     guarded statement in this mode (ErrUnsafeExecMode) unless the DB is
+//     wrapped with DirectConnection.
+//   - simple_protocol: one Query message with the arguments interpolated
+//     into the text by pgx on the client. Works behind any pooler; keyhole
+//     never selects it itself (its statements, the test kit and the
+//     examples use the extended protocol), and a guard still holds in it
+//     (TestQueryExecModes).
+//
+// So behind a transaction pooler configure exec or cache_describe
+// (default_query_exec_mode=cache_describe in the connection string).
+//
 // # Internals
 //
 // The rest of this comment is for readers of the code: the statement
@@ -280,7 +349,7 @@
 // server time per call). A child insert with 1,000 groups pays for
 // PostgreSQL reading a 1,000-element array on every call, then comparing
 // the parent's group with it: a little over half the plain insert's
-// throughput, as the design notes measured. How the array is
+// throughput, as measured before this encoding existed. How the array is
 // encoded, with both forms measured in the same rounds
 // (BenchmarkChildArray: child binds the memoized binary form, childtext
 // the memoized text, as before; 70 rounds for int8, 40 for the others):
@@ -327,4 +396,15 @@
 // the noise was expected or seen: the direct insert binds no array, and
 // the child insert sends the same binary form either way. Bind allocates
 // the same (BenchmarkBind).
+//
+// # Examples
+//
+// There is one runnable example per policy kind, each printing the SQL and
+// the arguments that Bind produces, without a database:
+// ExampleRegistry_Insert (and _child), ExampleRegistry_Update (and _move),
+// ExampleRegistry_Delete, ExampleRegistry_Upsert, ExampleRegistry_List,
+// ExampleRegistry_Get; ExampleRegistry_SetApproval shows a policy the
+// approval refuses. examples/quickstart runs an insert, a list and a get
+// on PostgreSQL behind the middleware, and tests them with
+// sqlguardtest.CheckMatrix.
 package sqlguard

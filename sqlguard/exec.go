@@ -68,8 +68,17 @@ func (c *compiled) bindText(cp *capability.Capability, values []any) (string, []
 // error wrapping ErrNotFound, decided by the statement itself. Errors of
 // PostgreSQL are wrapped: IsUniqueViolation and friends, or errors.As
 // with *pgconn.PgError, see them.
+//
+// Outside a caller's transaction the statement is all-or-nothing and is
+// retried as the registry's Retry says (SetRetry): after a serialization
+// failure or a deadlock, and once when it was never sent. A write whose
+// connection was lost after it was sent is not retried: its error wraps
+// ErrOutcomeUnknown. Inside a transaction (db is a pgx.Tx, or a connection
+// in one) nothing is retried: see RunTx.
 func (p *Write) Exec(ctx context.Context, db DB, c *capability.Capability, values ...any) error {
-	return p.c.execWrite(ctx, db, c, values, nil)
+	return p.c.reg.retry().statement(ctx, db, false, func() error {
+		return p.c.execWrite(ctx, db, c, values, nil)
+	})
 }
 
 // execWrite runs a write for Exec (dest nil) and Row.Scan. The number of
@@ -77,6 +86,9 @@ func (p *Write) Exec(ctx context.Context, db DB, c *capability.Capability, value
 // (and, outside a transaction, committed) must not answer an error.
 func (c *compiled) execWrite(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
 	st, args, err := c.bind(cp, values)
+	if err == nil {
+		err = c.checkMode(db, args)
+	}
 	if err != nil {
 		return err
 	}
@@ -105,13 +117,24 @@ func (p *Write) QueryRow(ctx context.Context, db DB, c *capability.Capability, v
 }
 
 // Query runs the list for capability c. Rows the caller may not read are
-// not returned.
+// not returned. Outside a caller's transaction, a query that could not be
+// sent, or whose connection was lost before its first answer, is retried
+// once (a read has no effect to repeat); errors met while reading the
+// rows are the caller's, through rows.Err.
 func (p *List) Query(ctx context.Context, db DB, c *capability.Capability, values ...any) (pgx.Rows, error) {
 	st, args, err := p.c.bind(c, values)
+	if err == nil {
+		err = p.c.checkMode(db, args)
+	}
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, st.sql, args...)
+	var rows pgx.Rows
+	err = p.c.reg.retry().statement(ctx, db, true, func() error {
+		var err error
+		rows, err = db.Query(ctx, st.sql, args...)
+		return err
+	})
 	if err != nil {
 		return nil, p.c.wrap(err)
 	}
@@ -145,15 +168,22 @@ type Row struct {
 func (r Row) Scan(dest ...any) error {
 	switch {
 	case r.write != nil:
-		return r.write.execWrite(r.ctx, r.db, r.cap, r.values, dest)
+		return r.write.reg.retry().statement(r.ctx, r.db, false, func() error {
+			return r.write.execWrite(r.ctx, r.db, r.cap, r.values, dest)
+		})
 	case r.get != nil:
-		return r.get.queryGet(r.ctx, r.db, r.cap, r.values, dest)
+		return r.get.reg.retry().statement(r.ctx, r.db, true, func() error {
+			return r.get.queryGet(r.ctx, r.db, r.cap, r.values, dest)
+		})
 	}
 	return errors.New("sqlguard: Scan of a zero Row")
 }
 
 func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
 	st, args, err := c.bind(cp, values)
+	if err == nil {
+		err = c.checkMode(db, args)
+	}
 	if err != nil {
 		return err
 	}

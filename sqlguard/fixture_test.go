@@ -67,7 +67,7 @@ func grp(kind capability.GroupKind, n int64) capability.Group {
 	return capability.Int64Group(n)
 }
 
-// forumSchema is the forum of the design notes, with group ids of kind.
+// forumSchema is the forum of examples/forum (threads, posts, comments), with group ids of kind.
 func forumSchema(kind capability.GroupKind) string {
 	return strings.ReplaceAll(`
 create table threads (

@@ -1,13 +1,17 @@
 package sqlguard
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// StatusClientClosedRequest is the status Classify gives a request whose
+// context was canceled: the client went away, nobody reads the answer, and
+// it is not a failure of the server (499, nginx's "client closed request").
+const StatusClientClosedRequest = 499
 
 // Classify maps the errors of sqlguard, pgx and PostgreSQL to the HTTP
 // status that answers them, for an HTTP layer that must not link the SQL
@@ -20,27 +24,30 @@ import (
 // ok is false for an error it does not know, which the next classifier or
 // the middleware's defaults then answer. The mapping, first match wins:
 //
-//	*DeniedError                       403, detail "needs " + Need
-//	ErrDenied, ErrNotApproved          403
-//	ErrNotFound                        404
-//	ErrMisconfigured                   500 (the server's mistake, not the caller's)
-//	ErrInvalidInput                    400 (call values that cannot be bound)
-//	unique_violation (23505)           409
-//	insufficient_privilege (42501)     403 (a GRANT or row-level security policy refused)
-//	database unavailable or timed out  503 (see below)
+//	*DeniedError                         403, detail "needs " + Need
+//	ErrDenied, ErrNotApproved            403
+//	ErrNotFound                          404
+//	ErrMisconfigured, ErrUnsafeExecMode  500 (the server's mistake, not the caller's)
+//	ErrInvalidInput                      400 (call values that cannot be bound)
+//	IsCanceled (the client gave up)      499 (StatusClientClosedRequest; not a server error)
+//	IsConflict (unique, foreign key,     409
+//	  exclusion violations)
+//	insufficient_privilege (42501)       403 (a GRANT or row-level security policy refused)
+//	IsTimeout, IsRetryable,              503 (try again: the middleware's ErrorWriter
+//	  ErrOutcomeUnknown, unavailable       adds Retry-After)
 //
-// "Unavailable or timed out" is context.DeadlineExceeded, pgconn.Timeout,
-// a *pgconn.ConnectError, or a *pgconn.PgError of class 08 (connection
-// exception) or 53 (insufficient resources, e.g. 53300 too many
-// connections), 57P01..57P03 (admin/crash shutdown, cannot connect now) or
-// 57014 (query canceled, e.g. by statement_timeout).
+// "Unavailable" is also a *pgconn.ConnectError or a *pgconn.PgError of
+// class 08 (connection exception) or 53 (insufficient resources). A write
+// whose outcome is unknown (ErrOutcomeUnknown: the connection broke after
+// it was sent) is 503 as well: the client must look before it tries again.
 //
 // detail is safe to show to the caller: it is "" except for a
 // *DeniedError, whose Need ("role moderator in group 7") sqlguard writes
 // for the caller, who could read the row and learns only what it would
-// have needed. Other PostgreSQL errors (a foreign key violation, an
-// undefined table) are not classified: they are the server's bugs, 500
-// by the middleware's default, and their text never reaches the client.
+// have needed. A conflict's constraint name is not shown (ConstraintName
+// is for the application). Other PostgreSQL errors (an undefined table, a
+// check violation) are not classified: they are the server's bugs, 500 by
+// the middleware's default, and their text never reaches the client.
 func Classify(err error) (status int, detail string, ok bool) {
 	var de *DeniedError
 	switch {
@@ -55,39 +62,29 @@ func Classify(err error) (status int, detail string, ok bool) {
 		return http.StatusForbidden, "", true
 	case errors.Is(err, ErrNotFound):
 		return http.StatusNotFound, "", true
-	case errors.Is(err, ErrMisconfigured):
+	case errors.Is(err, ErrMisconfigured), errors.Is(err, ErrUnsafeExecMode):
 		return http.StatusInternalServerError, "", true
 	case errors.Is(err, ErrInvalidInput):
 		return http.StatusBadRequest, "", true
-	case IsUniqueViolation(err):
+	case IsCanceled(err):
+		return StatusClientClosedRequest, "", true
+	case IsConflict(err):
 		return http.StatusConflict, "", true
 	case IsInsufficientPrivilege(err):
 		return http.StatusForbidden, "", true
-	case httpUnavailable(err):
+	case IsTimeout(err), IsRetryable(err), errors.Is(err, ErrOutcomeUnknown), httpUnavailable(err):
 		return http.StatusServiceUnavailable, "", true
 	}
 	return 0, "", false
 }
 
 // httpUnavailable reports whether err says that the database is unavailable
-// or timed out (see Classify): the request may succeed later, and the
-// answer is 503.
+// (see Classify): the request may succeed later, and the answer is 503.
 func httpUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
-		return true
-	}
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) || connectionLost(err) {
 		return true
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"):
-			return true
-		case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", pe.Code == "57014":
-			return true
-		}
-	}
-	return false
+	code := pgCode(err)
+	return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -102,11 +103,13 @@ func TestClassify(t *testing.T) {
 		{"misconfigured", fmt.Errorf("%w: role hierarchy", sqlguard.ErrMisconfigured), 500, ""},
 		{"misconfigured before invalid input", errors.Join(sqlguard.ErrInvalidInput, sqlguard.ErrMisconfigured), 500, ""},
 		{"unique violation", fmt.Errorf("sqlguard: insert: %w", pgErr("23505")), 409, ""},
-		{"foreign key violation", pgErr("23503"), 0, ""},
+		{"foreign key violation", pgErr("23503"), 409, ""},
+		{"exclusion violation", pgErr("23P01"), 409, ""},
 		{"insufficient privilege", pgErr("42501"), 403, ""},
 		{"undefined table", pgErr("42P01"), 0, ""},
 		{"capability's not found", capability.ErrNotFound, 0, ""},
-		{"canceled by the client", context.Canceled, 0, ""},
+		{"canceled by the client", context.Canceled, sqlguard.StatusClientClosedRequest, ""},
+		{"canceled while a statement ran", fmt.Errorf("%w: %w", context.Canceled, pgErr("57014")), sqlguard.StatusClientClosedRequest, ""},
 		{"deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), 503, ""},
 		{"pgconn timeout", timeoutErr, 503, ""},
 		{"connect error", connErr, 503, ""},
@@ -117,7 +120,13 @@ func TestClassify(t *testing.T) {
 		{"crash shutdown 57P02", pgErr("57P02"), 503, ""},
 		{"cannot connect now 57P03", pgErr("57P03"), 503, ""},
 		{"statement timeout 57014", pgErr("57014"), 503, ""},
-		{"serialization failure 40001", pgErr("40001"), 0, ""},
+		{"serialization failure 40001", pgErr("40001"), 503, ""},
+		{"deadlock 40P01", pgErr("40P01"), 503, ""},
+		{"lock timeout 55P03", pgErr("55P03"), 503, ""},
+		{"connection lost", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), 503, ""},
+		{"outcome unknown", fmt.Errorf("x: %w", sqlguard.ErrOutcomeUnknown), 503, ""},
+		{"unsafe exec mode", fmt.Errorf("x: %w", sqlguard.ErrUnsafeExecMode), 500, ""},
+		{"check violation", pgErr("23514"), 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,7 +189,7 @@ func TestClassifyPostgres(t *testing.T) {
 	_, err = db.Pool.Exec(ctx, `insert into threads values (1, 1, 'b')`)
 	check("unique violation", err, 409, "")
 	_, err = db.Pool.Exec(ctx, `insert into threads values (3, 99, 'c')`)
-	check("foreign key violation", err, 500, "")
+	check("foreign key violation", err, 409, "")
 	_, err = db.Pool.Exec(ctx, `select * from secrets`)
 	check("insufficient privilege", err, 403, "")
 

@@ -64,6 +64,11 @@ func TestDirectInsertMatch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// describe_exec runs only on a DB declared free of poolers.
+				var gdb sqlguard.DB = tx
+				if mode == "describe_exec" {
+					gdb = sqlguard.DirectConnection(tx)
+				}
 				// count reads back, as text, the rows a title names.
 				count := func(title string, g capability.Group) int {
 					t.Helper()
@@ -84,7 +89,7 @@ func TestDirectInsertMatch(t *testing.T) {
 					for i, g := range []any{grp(kind, tc.n), groupArg(grp(kind, tc.n))} {
 						title := mode + "/" + kind.String()
 						var id int64
-						err := f.createThread.QueryRow(ctx, tx, c.bob, title, g).Scan(&id)
+						err := f.createThread.QueryRow(ctx, gdb, c.bob, title, g).Scan(&id)
 						if got := outcome(err); got != tc.want {
 							t.Errorf("%s: bob inserts into group %d (%T): got %s, want %s (%v)", mode, tc.n, g, got, tc.want, err)
 						}
@@ -104,7 +109,7 @@ func TestDirectInsertMatch(t *testing.T) {
 					want string
 				}{{"admin", c.admin, 1, "ok"}, {"bob", c.bob, 1, "denied"}, {"bob", c.bob, 2, "ok"}} {
 					title := "override/" + mode + "/" + tc.who
-					err := adminCreate.Exec(ctx, tx, tc.cp, title, groupArg(grp(kind, tc.n)))
+					err := adminCreate.Exec(ctx, gdb, tc.cp, title, groupArg(grp(kind, tc.n)))
 					if got := outcome(err); got != tc.want {
 						t.Errorf("%s: %s inserts with the override into group %d: got %s, want %s (%v)", mode, tc.who, tc.n, got, tc.want, err)
 					}
@@ -118,7 +123,7 @@ func TestDirectInsertMatch(t *testing.T) {
 				}
 				// The empty and the nil capability hold nothing.
 				for _, cp := range []*capability.Capability{c.empty, c.none} {
-					if err := f.createThread.Exec(ctx, tx, cp, "nobody", groupArg(grp(kind, 2))); outcome(err) != "denied" {
+					if err := f.createThread.Exec(ctx, gdb, cp, "nobody", groupArg(grp(kind, 2))); outcome(err) != "denied" {
 						t.Errorf("%s: insert with no groups: %v", mode, err)
 					}
 				}

@@ -28,6 +28,21 @@ type Registry struct {
 	mu       sync.Mutex
 	byName   map[string]*compiled
 	approval func(PolicyInfo) error
+
+	retryPolicy atomic.Pointer[Retry] // nil: Retry{}
+}
+
+// SetRetry sets how the registry's policies retry a statement that runs on
+// its own (see Write.Exec); the zero Retry is the default. Attempts 1
+// turns retries off.
+func (r *Registry) SetRetry(rt Retry) { r.retryPolicy.Store(&rt) }
+
+// retry returns the registry's Retry.
+func (r *Registry) retry() Retry {
+	if p := r.retryPolicy.Load(); p != nil {
+		return *p
+	}
+	return Retry{}
 }
 
 // NewRegistry returns an empty registry for capabilities built on roles

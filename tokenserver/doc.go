@@ -28,4 +28,10 @@
 // outlives the subject token. Refusals carry an OAuth error code and
 // nothing else (no description, no token, no claim). A JWKS whose key set
 // fails answers 500 with a generic body.
+//
+// # Examples
+//
+// ExampleTokenExchange exchanges a user's token for a plugin's narrowed
+// one; ExampleJWKSHandler publishes an issuer's keys (go doc -all, or the
+// package's page on pkg.go.dev).
 package tokenserver

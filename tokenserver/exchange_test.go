@@ -487,7 +487,7 @@ func TestExchangeErrors(t *testing.T) {
 		{"garbage token", post(xchForm("not.a.token", xchStats).Encode()), 400, "invalid_grant", "malformed_token"},
 		{"token of another key", post(xchForm(forged, xchStats).Encode()), 400, "invalid_grant", "bad_signature"},
 		{"plugin token", post(xchForm(pluginTok, xchMod).Encode()), 400, "invalid_grant", "wrong_audience"},
-		{"token without subject", post(xchForm(noSub, xchStats).Encode()), 400, "invalid_grant", "no subject"},
+		{"token without subject", post(xchForm(noSub, xchStats).Encode()), 400, "invalid_grant", "bad_claims"}, // the Verifier refuses it
 		{"garbage token, unknown audience", post(xchForm("x", "plugin.other").Encode()), 400, "invalid_grant", "malformed_token"},
 		{"nothing for the audience", post(xchForm(nothing, xchStats).Encode()), 403, "access_denied", "no grant within the approved roles"},
 		{"expired token", func() *http.Request {

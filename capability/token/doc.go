@@ -26,7 +26,7 @@
 // # Keys, signing and verification
 //
 // Keys are validated when loaded ([NewSigningKey], [NewPublicKey], JWKS
-// documents): EdDSA takes Ed25519, ES256 a P-256 point on the curve, RS256
+// documents): EdDSA takes Ed25519, ES256 a P-256 point on the curve, RS* and PS*
 // 2048..8192-bit moduli, HS256 secrets of at least 32 bytes; key ids are
 // 1..128 printable ASCII characters. A verifier's key set never mixes HS256
 // secrets with public keys, never repeats a key id, and HS256 is never read
@@ -73,6 +73,26 @@
 // [Verifier.Refresh] forces a fetch; [Verifier.Close] stops the background
 // refresh.
 //
+// # Identity providers
+//
+// A Verifier accepts tokens from OpenID Connect providers (Auth0, Okta,
+// Keycloak, Entra ID, Google, Dex): with VerifierOptions.Discovery it reads
+// the JWKS URL from <Issuer>/.well-known/openid-configuration, whose
+// "issuer" must equal Issuer exactly (https only, loopback excepted;
+// size-capped, strict JSON), then keeps that key set fresh as below;
+// [ClaimMapping] reads the providers' groups and role claims. Supported
+// algorithms are EdDSA, ES256, ES384, ES512 (r||s signatures of 64, 96 and
+// 132 bytes), RS256, RS384, RS512, PS256, PS384, PS512 (RSASSA-PSS with a
+// salt equal to the hash length, as RFC 7518 requires; other salt lengths
+// are refused) and HS256. Every key is pinned to one algorithm, so one RSA
+// key is never both RS256 and PS256, and no public key is ever an HMAC
+// secret. Keys are refused when loaded if they are for encryption (use
+// other than "sig", key_ops without "verify": [ParsePublicJWK] and JWKS
+// documents alike), of the wrong curve or size, or an RSA modulus with the
+// ROCA fingerprint (CVE-2017-15361, [HasROCAFingerprint]). A token without
+// a non-empty sub is refused: sqlguard binds the subject for owner and
+// author columns.
+//
 // # Verified-token cache
 //
 // A signature check is most of what verification costs (RS256: about
@@ -91,7 +111,8 @@
 //     answered before its nbf, nor from its exp on.
 //   - An entry is tagged with the key set in force when its verification
 //     began, and used only while that same set is in force. Every JWKS
-//     fetch that installs a document (a rotation, a removed key, a set
+//     fetch (JWKSURL or Discovery) that installs a document (a rotation, a
+//     removed key, a set
 //     without usable keys) and a set dropped as stale replaces the set,
 //     so one comparison at lookup empties the cache at once: a removed key
 //     stops working exactly when it did without the cache. A static key
@@ -106,10 +127,10 @@
 //     second, a client's token is then checked once a minute instead of
 //     sixty times.
 //   - Memory is bounded: at most CacheEntries entries (default
-//     [DefaultCacheEntries]), in up to 16 locked shards, each evicting one entry
-//     when full (the first expired or superseded one among a few sampled
-//     from the map's random iteration, else the first sampled), and tokens
-//     longer than [MaxCachedTokenSize] are verified every time.
+//     [DefaultCacheEntries]), in up to 16 locked shards, each evicting one
+//     entry when full (the first expired or superseded one among a few
+//     sampled from the map's random iteration, else the first sampled),
+//     and tokens longer than [MaxCachedTokenSize] are verified every time.
 //   - Concurrent misses on one token check its signature once: the others
 //     wait for that result. A failure reaches only those waiters, and not
 //     even them when the first caller's context was done (they verify for

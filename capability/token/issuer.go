@@ -123,8 +123,9 @@ func NewIssuer(opts IssuerOptions) (*Issuer, error) {
 // (now) and a random 128-bit jti; p's values for these are ignored. A zero
 // Expiry means now+TTL; an expiry not after now, or a lifetime over MaxTTL, is
 // an error. p must have at least one audience (a token for every audience is
-// not minted). The grants are validated through New, so a token is never
-// minted for a capability that could not be built.
+// not minted). A token without a Subject is minted, but a Verifier refuses
+// it (ErrClaims): set one. The grants are validated through New, so a token
+// is never minted for a capability that could not be built.
 func (is *Issuer) Mint(p capability.Params) (string, error) {
 	now := is.now().Truncate(time.Second)
 	p.Issuer = is.iss
@@ -185,8 +186,22 @@ func (a Algorithm) jwa() jwa.SignatureAlgorithm {
 		return jwa.EdDSA()
 	case ES256:
 		return jwa.ES256()
+	case ES384:
+		return jwa.ES384()
+	case ES512:
+		return jwa.ES512()
 	case RS256:
 		return jwa.RS256()
+	case RS384:
+		return jwa.RS384()
+	case RS512:
+		return jwa.RS512()
+	case PS256:
+		return jwa.PS256()
+	case PS384:
+		return jwa.PS384()
+	case PS512:
+		return jwa.PS512()
 	case HS256:
 		return jwa.HS256()
 	}

@@ -2,9 +2,6 @@ package token
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
@@ -95,15 +92,8 @@ func (t jwksTransformer) Transform(_ context.Context, res *http.Response) (*jwks
 }
 
 func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now func() time.Time) (*jwksSource, error) {
-	u, err := url.Parse(opts.JWKSURL)
-	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return nil, errors.New("token: VerifierOptions.JWKSURL is not an absolute URL")
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return nil, errors.New("token: VerifierOptions.JWKSURL must be https (http only for loopback hosts)")
+	if _, err := fetchURL(opts.JWKSURL); err != nil {
+		return nil, fmt.Errorf("token: VerifierOptions.JWKSURL %w", err)
 	}
 	minRefresh := opts.JWKSMinRefresh
 	if minRefresh == 0 {
@@ -117,16 +107,7 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 	if maxStale == 0 {
 		maxStale = DefaultJWKSMaxStale
 	}
-	hc := &http.Client{}
-	if opts.HTTPClient != nil {
-		*hc = *opts.HTTPClient // a copy: the caller's client is not changed
-	}
-	if hc.Timeout == 0 {
-		hc.Timeout = DefaultJWKSTimeout
-	}
-	timeout := hc.Timeout
-	// jwx's redirect policy on top: no https->http downgrade, at most 5.
-	hc = jwk.WrapHTTPClientDefaults(hc)
+	hc, timeout := fetchClient(opts.HTTPClient)
 	client := &capClient{c: hc, max: maxBody}
 	target := opts.JWKSURL
 	// Errors of background fetches; only the first fetch's is read, below.
@@ -195,6 +176,38 @@ func newJWKSSource(ctx context.Context, opts VerifierOptions, pinned algSet, now
 		return nil, fmt.Errorf("%w: first fetch of VerifierOptions.JWKSURL: %w", ErrJWKS, err)
 	}
 	return s, nil
+}
+
+// fetchClient returns the HTTP client of the JWKS and discovery fetches: a
+// copy of c (the caller's client is not changed; nil means a default one)
+// with a timeout of DefaultJWKSTimeout if it has none, and jwx's redirect
+// policy on top (no https->http downgrade, at most 5 redirects).
+func fetchClient(c *http.Client) (*http.Client, time.Duration) {
+	hc := &http.Client{}
+	if c != nil {
+		*hc = *c
+	}
+	if hc.Timeout == 0 {
+		hc.Timeout = DefaultJWKSTimeout
+	}
+	return jwk.WrapHTTPClientDefaults(hc), hc.Timeout
+}
+
+// fetchURL parses raw as the absolute URL of a key set or discovery
+// document: https, or http for a loopback host only; no user info, no
+// fragment.
+func fetchURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, errors.New("is not an absolute URL")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	default:
+		return nil, errors.New("must be https (http only for loopback hosts)")
+	}
+	return u, nil
 }
 
 type errSinkFunc func(error)
@@ -286,13 +299,15 @@ func (s *jwksSource) close() error {
 // set is parsed with jwk.WithIgnoreParseError, so that one key jwx refuses
 // (say, a 1024-bit RSA key) drops that key, not the whole set; a document
 // that is not JSON still fails and keeps the last good set. keysFromSet
-// skips keys that are not for signatures ("use" other than "sig", or
-// "key_ops" without "verify"), symmetric keys, keys of an algorithm that is
-// not pinned, and keys that fail validation; a key id that appears more
-// than once is dropped altogether. A key without "alg" gets the one
-// algorithm keyhole supports for its type (RSA: RS256, EC P-256: ES256,
-// OKP Ed25519: EdDSA). It is an error if no key remains (the document is
-// installed all the same, with no key: see jwksSource).
+// applies the rules of ParsePublicJWK to each key and skips those it
+// refuses: keys that are not for signatures ("use" other than "sig", or
+// "key_ops" without "verify"), symmetric and private keys, keys that fail
+// validation (sizes, curve, the ROCA fingerprint), and keys of an algorithm
+// that is not pinned; a key id that appears more than once is dropped
+// altogether. A key without "alg" gets the algorithm ParsePublicJWK gives
+// it (RSA: RS256, ECDSA: by its curve, Ed25519: EdDSA). It is an error if
+// no key remains (the document is installed all the same, with no key: see
+// jwksSource).
 func keysFromSet(set jwk.Set, pinned algSet) (*keySet, error) {
 	var keys []PublicKey
 	seen := make(map[string]int)
@@ -306,35 +321,8 @@ func keysFromSet(set jwk.Set, pinned algSet) (*keySet, error) {
 			continue
 		}
 		seen[kid]++
-		if use, ok := jk.KeyUsage(); ok && use != string(jwk.ForSignature) {
-			continue
-		}
-		if ops, ok := jk.KeyOps(); ok && !slices.Contains(ops, jwk.KeyOpVerify) {
-			continue
-		}
-		var raw any
-		if err := jwk.Export(jk, &raw); err != nil {
-			continue
-		}
-		var alg Algorithm
-		switch raw.(type) {
-		case ed25519.PublicKey:
-			alg = EdDSA
-		case *ecdsa.PublicKey:
-			alg = ES256 // NewPublicKey checks the curve
-		case *rsa.PublicKey:
-			alg = RS256
-		default:
-			continue // symmetric, private or unsupported key
-		}
-		if a, ok := jk.Algorithm(); ok && a.String() != string(alg) {
-			continue
-		}
-		if !pinned.has(alg) {
-			continue
-		}
-		pk, err := NewPublicKey(alg, kid, raw)
-		if err != nil {
+		pk, err := publicKeyFromJWK(jk)
+		if err != nil || !pinned.has(pk.alg) {
 			continue
 		}
 		keys = append(keys, pk)

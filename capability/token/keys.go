@@ -3,7 +3,6 @@ package token
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -19,7 +18,8 @@ var ErrBadKey = errors.New("token: invalid key")
 
 // Key size bounds, checked whenever a key is loaded.
 const (
-	// MinRSABits is the smallest RSA modulus accepted for RS256.
+	// MinRSABits is the smallest RSA modulus accepted (RS256, RS384,
+	// RS512, PS256, PS384, PS512).
 	MinRSABits = 2048
 	// MaxRSABits is the largest RSA modulus accepted (verification time
 	// grows with the modulus; larger keys are a denial-of-service lever).
@@ -39,8 +39,8 @@ type SigningKey struct {
 	pub    PublicKey
 }
 
-// PublicKey is the verifying half of a SigningKey: an Ed25519, P-256 or RSA
-// public key, or, for HS256, the shared secret itself (which must never be
+// PublicKey is the verifying half of a SigningKey: an Ed25519, ECDSA
+// (P-256, P-384, P-521) or RSA public key, or, for HS256, the shared secret itself (which must never be
 // published). Its zero value is no key. It is immutable.
 type PublicKey struct {
 	alg Algorithm
@@ -49,22 +49,23 @@ type PublicKey struct {
 }
 
 // GenerateKey returns a new random key for alg with the given key id: an
-// Ed25519 key for EdDSA, a P-256 key for ES256, a 2048-bit RSA key for RS256
-// and a 32-byte secret for HS256.
+// Ed25519 key for EdDSA; a P-256, P-384 or P-521 key for ES256, ES384 or
+// ES512; a 2048-bit RSA key for RS256, RS384, RS512, PS256, PS384 and
+// PS512; and a 32-byte secret for HS256.
 func GenerateKey(alg Algorithm, kid string) (*SigningKey, error) {
 	if err := checkKeyID(kid); err != nil {
 		return nil, err
 	}
 	var key any
 	var err error
-	switch alg {
-	case EdDSA:
+	switch alg.family() {
+	case familyEd25519:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
-	case ES256:
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case RS256:
+	case familyEC:
+		key, err = ecdsa.GenerateKey(algInfos[alg].curve(), rand.Reader)
+	case familyRSA:
 		key, err = rsa.GenerateKey(rand.Reader, MinRSABits)
-	case HS256:
+	case familyHMAC:
 		secret := make([]byte, MinHMACKeySize)
 		_, err = rand.Read(secret)
 		key = secret
@@ -77,40 +78,44 @@ func GenerateKey(alg Algorithm, kid string) (*SigningKey, error) {
 	return NewSigningKey(alg, kid, key)
 }
 
-// NewSigningKey wraps a private key for alg: an ed25519.PrivateKey for EdDSA,
-// a *ecdsa.PrivateKey on P-256 for ES256, a *rsa.PrivateKey of at least
-// MinRSABits for RS256, or a []byte secret of at least MinHMACKeySize bytes
-// for HS256 (copied). The key id must be 1..MaxKeyIDLen printable ASCII
-// characters.
+// NewSigningKey wraps a private key for alg: an ed25519.PrivateKey for EdDSA;
+// a *ecdsa.PrivateKey on P-256, P-384 or P-521 for ES256, ES384 or ES512; a
+// *rsa.PrivateKey of MinRSABits..MaxRSABits for RS256, RS384, RS512, PS256,
+// PS384 or PS512; or a []byte secret of at least MinHMACKeySize bytes for
+// HS256 (copied). The key id must be 1..MaxKeyIDLen printable ASCII
+// characters. The key is pinned to alg: an RSA key wrapped for RS256 never
+// signs or verifies PS256, and the reverse. The public half is checked as
+// NewPublicKey checks it (an RSA modulus with the ROCA fingerprint is
+// refused).
 func NewSigningKey(alg Algorithm, kid string, key any) (*SigningKey, error) {
 	if err := checkKeyID(kid); err != nil {
 		return nil, err
 	}
 	var pub any
-	switch alg {
-	case EdDSA:
+	switch alg.family() {
+	case familyEd25519:
 		k, ok := key.(ed25519.PrivateKey)
 		if !ok || len(k) != ed25519.PrivateKeySize {
 			return nil, fmt.Errorf("%w: EdDSA needs an ed25519.PrivateKey, got %T", ErrBadKey, key)
 		}
 		k = slices.Clone(k)
 		key, pub = k, k.Public()
-	case ES256:
+	case familyEC:
 		k, ok := key.(*ecdsa.PrivateKey)
 		if !ok || k == nil {
-			return nil, fmt.Errorf("%w: ES256 needs a *ecdsa.PrivateKey, got %T", ErrBadKey, key)
+			return nil, fmt.Errorf("%w: %s needs a *ecdsa.PrivateKey, got %T", ErrBadKey, alg, key)
 		}
 		pub = &k.PublicKey
-	case RS256:
+	case familyRSA:
 		k, ok := key.(*rsa.PrivateKey)
 		if !ok || k == nil {
-			return nil, fmt.Errorf("%w: RS256 needs a *rsa.PrivateKey, got %T", ErrBadKey, key)
+			return nil, fmt.Errorf("%w: %s needs a *rsa.PrivateKey, got %T", ErrBadKey, alg, key)
 		}
 		if err := k.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: RSA private key: %v", ErrBadKey, err)
 		}
 		pub = &k.PublicKey
-	case HS256:
+	case familyHMAC:
 		k, ok := key.([]byte)
 		if !ok {
 			return nil, fmt.Errorf("%w: HS256 needs a []byte secret, got %T", ErrBadKey, key)
@@ -143,37 +148,48 @@ func (k *SigningKey) Algorithm() Algorithm { return k.alg }
 func (k *SigningKey) Public() PublicKey { return k.pub }
 
 // NewPublicKey wraps a verification key for alg: an ed25519.PublicKey for
-// EdDSA, a *ecdsa.PublicKey on P-256 for ES256, a *rsa.PublicKey of
-// MinRSABits..MaxRSABits for RS256, or a []byte secret of at least
-// MinHMACKeySize bytes for HS256 (copied). The key id must be 1..MaxKeyIDLen
-// printable ASCII characters. Private keys are refused: pass their public
-// half.
+// EdDSA; a *ecdsa.PublicKey on P-256 for ES256, P-384 for ES384 or P-521 for
+// ES512 (a key on another curve is refused); a *rsa.PublicKey of
+// MinRSABits..MaxRSABits for RS256, RS384, RS512, PS256, PS384 or PS512; or
+// a []byte secret of at least MinHMACKeySize bytes for HS256 (copied). The
+// key id must be 1..MaxKeyIDLen printable ASCII characters. Private keys
+// are refused: pass their public half.
+//
+// The key is pinned to alg: a token is verified with it only when its
+// header names exactly alg, so that one RSA key cannot be used as both
+// RS256 and PS256, nor any public key as an HS256 secret. An RSA modulus
+// that carries the ROCA fingerprint (CVE-2017-15361, see HasROCAFingerprint)
+// is refused: its private key can be computed from it.
+//
+// A raw crypto key carries no "use" or "key_ops": it is taken to be a
+// signature key. A key that comes as a JWK, whose use is stated, goes
+// through ParsePublicJWK, which refuses encryption keys.
 func NewPublicKey(alg Algorithm, kid string, key any) (PublicKey, error) {
 	if err := checkKeyID(kid); err != nil {
 		return PublicKey{}, err
 	}
-	switch alg {
-	case EdDSA:
+	switch alg.family() {
+	case familyEd25519:
 		k, ok := key.(ed25519.PublicKey)
 		if !ok || len(k) != ed25519.PublicKeySize {
 			return PublicKey{}, fmt.Errorf("%w: EdDSA needs a 32-byte ed25519.PublicKey, got %T", ErrBadKey, key)
 		}
 		key = slices.Clone(k)
-	case ES256:
+	case familyEC:
 		k, ok := key.(*ecdsa.PublicKey)
 		if !ok || k == nil {
-			return PublicKey{}, fmt.Errorf("%w: ES256 needs a *ecdsa.PublicKey, got %T", ErrBadKey, key)
+			return PublicKey{}, fmt.Errorf("%w: %s needs a *ecdsa.PublicKey, got %T", ErrBadKey, alg, key)
 		}
-		if k.Curve != elliptic.P256() {
-			return PublicKey{}, fmt.Errorf("%w: ES256 needs a P-256 key", ErrBadKey)
+		if k.Curve == nil || k.Curve != algInfos[alg].curve() {
+			return PublicKey{}, fmt.Errorf("%w: %s needs a %s key", ErrBadKey, alg, algInfos[alg].curve().Params().Name)
 		}
 		if _, err := k.ECDH(); err != nil { // rejects points not on the curve
-			return PublicKey{}, fmt.Errorf("%w: ES256 key: %v", ErrBadKey, err)
+			return PublicKey{}, fmt.Errorf("%w: %s key: %v", ErrBadKey, alg, err)
 		}
-	case RS256:
+	case familyRSA:
 		k, ok := key.(*rsa.PublicKey)
 		if !ok || k == nil || k.N == nil {
-			return PublicKey{}, fmt.Errorf("%w: RS256 needs a *rsa.PublicKey, got %T", ErrBadKey, key)
+			return PublicKey{}, fmt.Errorf("%w: %s needs a *rsa.PublicKey, got %T", ErrBadKey, alg, key)
 		}
 		if bits := k.N.BitLen(); bits < MinRSABits || bits > MaxRSABits {
 			return PublicKey{}, fmt.Errorf("%w: RSA key of %d bits, want %d..%d", ErrBadKey, bits, MinRSABits, MaxRSABits)
@@ -181,7 +197,10 @@ func NewPublicKey(alg Algorithm, kid string, key any) (PublicKey, error) {
 		if k.E < 3 || k.E%2 == 0 {
 			return PublicKey{}, fmt.Errorf("%w: RSA public exponent %d", ErrBadKey, k.E)
 		}
-	case HS256:
+		if HasROCAFingerprint(k.N) {
+			return PublicKey{}, fmt.Errorf("%w: RSA modulus has the ROCA fingerprint (CVE-2017-15361)", ErrBadKey)
+		}
+	case familyHMAC:
 		k, ok := key.([]byte)
 		if !ok {
 			return PublicKey{}, fmt.Errorf("%w: HS256 needs a []byte secret, got %T", ErrBadKey, key)
@@ -275,19 +294,35 @@ func (s *keySet) lookup(kid string) (PublicKey, bool) {
 	return k, ok
 }
 
-// algSet is a small set of algorithms (a bit per algorithm).
-type algSet uint8
+// algSet is a small set of algorithms (a bit per algorithm, see algInfos).
+type algSet uint16
 
+// algBit returns a's bit, 0 for an unsupported algorithm. It is a switch,
+// not a map lookup, because Verify calls it for every token.
 func algBit(a Algorithm) algSet {
 	switch a {
 	case EdDSA:
-		return 1
+		return 1 << 0
 	case ES256:
-		return 2
+		return 1 << 1
 	case RS256:
-		return 4
+		return 1 << 2
 	case HS256:
-		return 8
+		return 1 << 3
+	case ES384:
+		return 1 << 4
+	case ES512:
+		return 1 << 5
+	case RS384:
+		return 1 << 6
+	case RS512:
+		return 1 << 7
+	case PS256:
+		return 1 << 8
+	case PS384:
+		return 1 << 9
+	case PS512:
+		return 1 << 10
 	}
 	return 0
 }

@@ -36,9 +36,13 @@ type VerifierOptions struct {
 	Keys []PublicKey
 	// JWKSURL is the https URL of a JSON Web Key Set kept fresh through
 	// httprc v3, as jwx's jwk.Cache does (plain http is accepted for
-	// loopback hosts only). Keys of the set are validated like static keys;
-	// keys whose "use" is not "sig", whose alg is not pinned, or which are
-	// symmetric are skipped.
+	// loopback hosts only). Each key of the set is read as ParsePublicJWK
+	// reads one, and skipped when ParsePublicJWK would refuse it (an
+	// encryption key: "use" other than "sig" or "key_ops" without "verify";
+	// a symmetric or private key; a key that fails validation, such as an
+	// RSA modulus with the ROCA fingerprint) or when its algorithm is not
+	// pinned. An RSA key without "alg" is taken as RS256: a provider that
+	// signs RS384, RS512 or PS* with it must publish "alg".
 	//
 	// The set in force follows one rule. A fetch that fails before a
 	// document is read (network error, HTTP status other than 200, body
@@ -51,9 +55,31 @@ type VerifierOptions struct {
 	// dropped too (fail closed) until a fetch succeeds. The first fetch, in
 	// NewVerifier, must succeed and hold a usable key.
 	JWKSURL string
-	// HTTPClient fetches JWKSURL (default: a client with a 10 s timeout).
-	// A client without a timeout gets one; redirects that downgrade https
-	// to http are refused.
+	// Discovery reads the JWKS URL from the OpenID Connect discovery
+	// document of Issuer (OpenID Connect Discovery 1.0) instead of JWKSURL:
+	// NewVerifier fetches <Issuer>/.well-known/openid-configuration (a
+	// trailing "/" of Issuer removed first), within ctx and HTTPClient's
+	// timeout, under the rules of JWKSURL: https, or http for a loopback
+	// host only, no https->http redirect, a body of at most
+	// MaxDiscoveryBody bytes. The document must be one strict JSON object
+	// whose "issuer" is a string equal to Issuer byte for byte (no
+	// trailing-slash or case normalisation: a provider that names itself
+	// differently is not this issuer) and whose "jwks_uri" is a string
+	// obeying the rules of JWKSURL. That URL is then used exactly as
+	// JWKSURL is, with the same cache, refresh, rotation and staleness
+	// rules. Any failure is an error wrapping ErrDiscovery.
+	//
+	// The document is read once, by NewVerifier: a provider that moves its
+	// jwks_uri needs a new Verifier. Nothing else in it is used.
+	//
+	// Discovery is a switch, not a URL of its own, so that the document is
+	// always the one of the issuer whose tokens are accepted: there is no
+	// second URL to keep in step with Issuer. Exactly one of Keys, JWKSURL
+	// and Discovery is set.
+	Discovery bool
+	// HTTPClient fetches JWKSURL and the discovery document (default: a
+	// client with a 10 s timeout). A client without a timeout gets one;
+	// redirects that downgrade https to http are refused.
 	HTTPClient *http.Client
 	// JWKSMinRefresh is the minimum interval, measured with Now, between
 	// refreshes caused by unknown key ids, however many arrive (default
@@ -108,8 +134,9 @@ type VerifierOptions struct {
 // three strict base64url parts; the protected header (only alg, kid and typ
 // "JWT"; alg pinned; kid known, after at most one JWKS refresh per
 // JWKSMinRefresh; alg equal to the key's algorithm); the signature; the
-// claims (strict JSON, exp required); the times (exp, nbf, iat with Skew;
-// lifetime); iss; aud; the grants (MaxGrants, known roles, group kind).
+// claims (strict JSON, exp and a non-empty sub required); the times (exp,
+// nbf, iat with Skew; lifetime); iss; aud; the grants (MaxGrants, known
+// roles, group kind).
 // Every error is a *TokenError that wraps ErrInvalidToken and one reason.
 // Tokens that verified are kept in a bounded cache that gives the same
 // answers (see "Verified-token cache" in the package documentation).
@@ -135,7 +162,9 @@ type Verifier struct {
 	lastHeader  atomic.Pointer[headerMemo]
 }
 
-// NewVerifier checks opts and returns a verifier. With JWKSURL it fetches
+// NewVerifier checks opts and returns a verifier. With Discovery it first
+// fetches the issuer's discovery document, within ctx, for the JWKS URL.
+// With JWKSURL (or Discovery) it fetches
 // the key set once, within ctx, and fails if that fetch fails or yields no
 // usable key; later refreshes run in the background until Close. A failed
 // refresh keeps the last good set (for at most JWKSMaxStale); a fetched
@@ -165,10 +194,12 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		return nil, errors.New("token: VerifierOptions.Roles is required")
 	case !opts.Kind.Valid():
 		return nil, errors.New("token: VerifierOptions.Kind is required")
-	case len(opts.Keys) == 0 && opts.JWKSURL == "":
-		return nil, errors.New("token: VerifierOptions.Keys or VerifierOptions.JWKSURL is required")
+	case len(opts.Keys) == 0 && opts.JWKSURL == "" && !opts.Discovery:
+		return nil, errors.New("token: VerifierOptions.Keys, VerifierOptions.JWKSURL or VerifierOptions.Discovery is required")
 	case len(opts.Keys) > 0 && opts.JWKSURL != "":
 		return nil, errors.New("token: set VerifierOptions.Keys or VerifierOptions.JWKSURL, not both")
+	case opts.Discovery && (len(opts.Keys) > 0 || opts.JWKSURL != ""):
+		return nil, errors.New("token: VerifierOptions.Discovery excludes Keys and JWKSURL")
 	case opts.Skew < 0:
 		return nil, errors.New("token: VerifierOptions.Skew is negative")
 	case opts.MaxLifetime < 0:
@@ -233,6 +264,13 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	}
 	if sym {
 		return nil, errors.New("token: VerifierOptions.JWKSURL: HS256 secrets are never read from a JWKS URL")
+	}
+	if opts.Discovery {
+		u, err := discoverJWKSURL(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		opts.JWKSURL = u
 	}
 	src, err := newJWKSSource(ctx, opts, v.algs, v.now)
 	if err != nil {
@@ -382,6 +420,11 @@ func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) 
 	now := v.now()
 	if p.Expiry.IsZero() {
 		return fail(ErrClaims, "no exp")
+	}
+	if p.Subject == "" {
+		// A capability belongs to someone: a token without "sub" (or with
+		// an empty one) names no one to hold it, log or revoke.
+		return fail(ErrClaims, "no sub")
 	}
 	t := tokenTimes{exp: p.Expiry, nbf: dc.notBefore, iat: p.IssuedAt, hasIAT: dc.hasIAT}
 	if reason, detail := v.checkTimes(now, &t); reason != nil {

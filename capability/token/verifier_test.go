@@ -494,7 +494,7 @@ func TestVerifierKeepsMappingCopy(t *testing.T) {
 	m := &ClaimMapping{GroupsClaim: "groups", DefaultRole: "member", RolesPath: []string{"realm_access", "roles"}}
 	v := vtVerifierFor(t, func(o *VerifierOptions) { o.Mapping = m }, k)
 	m.GroupsClaim, m.DefaultRole, m.RolesPath[0] = "other", "admin", "evil"
-	payload := vtClaims(t, capability.Params{Audience: []string{vtAudience}}, func(c map[string]any) {
+	payload := vtClaims(t, capability.Params{Subject: "user-42", Audience: []string{vtAudience}}, func(c map[string]any) {
 		delete(c, "permissions")
 		c["groups"] = []any{"7"}
 		c["other"] = []any{"8"}

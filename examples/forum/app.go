@@ -54,6 +54,9 @@ type config struct {
 	// (-allowed-host, NAME or NAME:PORT). See hostGuard.
 	Listen       string
 	AllowedHosts []string
+	// RequestTimeout bounds every request's work (default requestTimeout,
+	// see waits.go).
+	RequestTimeout time.Duration
 }
 
 // app is the forum: the development login (the auth side) and the forum
@@ -67,14 +70,16 @@ type app struct {
 	// cop refuses cross-site unsafe requests: the whole site's (login and
 	// form posts) and, shared with both Auths, those authenticated by the
 	// session cookie. One instance, so that trusted origins are set once.
-	cop     *http.CrossOriginProtection
-	hosts   *hostGuard       // refuses a Host the forum does not answer (DNS rebinding)
-	apiAuth *middleware.Auth // API: problem answers
-	webAuth *middleware.Auth // web page: a bad session goes back to the login
-	tmpl    *template.Template
-	log     *slog.Logger
-	now     func() time.Time
-	ttl     time.Duration
+	cop   *http.CrossOriginProtection
+	hosts *hostGuard // refuses a Host the forum does not answer (DNS rebinding)
+	// requestTimeout bounds every request's work (middleware.Deadline).
+	requestTimeout time.Duration
+	apiAuth        *middleware.Auth // API: problem answers
+	webAuth        *middleware.Auth // web page: a bad session goes back to the login
+	tmpl           *template.Template
+	log            *slog.Logger
+	now            func() time.Time
+	ttl            time.Duration
 
 	// createPost inserts a post: the guarded policy. The benchmark swaps
 	// in a plain insert to measure what the guard costs.
@@ -85,7 +90,10 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if cfg.DB == nil {
 		return nil, errors.New("forum: no database")
 	}
-	a := &app{db: cfg.DB, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL}
+	a := &app{db: cfg.DB, log: cfg.Logger, now: cfg.Now, ttl: cfg.TTL, requestTimeout: cfg.RequestTimeout}
+	if a.requestTimeout <= 0 {
+		a.requestTimeout = requestTimeout
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -177,8 +185,8 @@ func classifyForum(err error) (status int, detail string, ok bool) {
 	return 0, "", false
 }
 
-// handler returns the forum's routes, behind panic recovery, the Host
-// check (hostGuard: every route, against DNS rebinding) and, for every
+// handler returns the forum's routes, behind request ids, panic recovery,
+// the Host check (hostGuard: every route, against DNS rebinding) and, for every
 // state-changing request, cross-origin protection (the web page
 // authenticates with a cookie). A path or method no route has answers the
 // site's own 404 or 405 (siteErrors).
@@ -219,7 +227,11 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/edit", a.webForm(a.webEditPost))
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 
-	return middleware.RecoverWith(a.log, errorWriter.WriteError)(a.hosts.Handler(a.cop.Handler(a.siteErrors(mux))))
+	// RequestIDs, outermost: every answer carries X-Request-Id, and every
+	// log record of the request (Auth's refusals, logFailure, a panic) its
+	// request_id.
+	return middleware.RequestIDs(middleware.RecoverWith(a.log, errorWriter.WriteError)(
+		a.hosts.Handler(a.cop.Handler(middleware.Deadline(a.requestTimeout)(a.siteErrors(mux))))))
 }
 
 // logFailure logs an error that is not an ordinary refusal (denied, not
@@ -235,11 +247,20 @@ func (a *app) logFailure(r *http.Request, err error) {
 	if errors.As(err, &mbe) {
 		return
 	}
+	id, _ := middleware.RequestID(r.Context())
+	if sqlguard.IsCanceled(err) {
+		// The client gave up: the statement was canceled, nothing failed.
+		a.log.LogAttrs(r.Context(), slog.LevelInfo, "forum: request canceled by the client",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("request_id", id))
+		return
+	}
 	a.log.LogAttrs(r.Context(), slog.LevelError, "forum: request failed",
-		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.String("request_id", id), slog.String("error", err.Error()))
 }
 
-// badRequest is an error the middleware answers with 400.
+// badRequest is an error the middleware answers with 400, with the text
+// (written for the client) as the problem's detail.
 func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", middleware.ErrBadRequest, fmt.Sprintf(format, args...))
+	return middleware.BadRequest(fmt.Sprintf(format, args...), nil)
 }

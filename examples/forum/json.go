@@ -49,42 +49,106 @@ var errUnsupportedMediaType = errors.New("forum: unsupported media type")
 // which cannot send application/json without a CORS preflight, from
 // posting to a cookie-authenticated API.
 //
-// Its errors match middleware.ErrBadRequest (400), additionally
-// *http.MaxBytesError for an oversize body (413), or
-// errUnsupportedMediaType (415). A nil or non-pointer v is a programming
-// error, reported as is (500).
+// Its errors are *middleware.ClientError values whose detail says what is
+// wrong for the client (`unknown field "titel"`, `field "group_id": want
+// an integer`), never encoding/json's error text, which stays in Err for
+// the log: 400 (matching middleware.ErrBadRequest), 413 for an oversize
+// body (matching *http.MaxBytesError), or 415 (matching
+// errUnsupportedMediaType). A nil or non-pointer v is a programming error,
+// reported as is (500).
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return fmt.Errorf("%w: Content-Type must be application/json", errUnsupportedMediaType)
+		return &middleware.ClientError{Status: http.StatusUnsupportedMediaType,
+			Detail: "Content-Type: want application/json", Err: errUnsupportedMediaType}
 	}
 	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return fmt.Errorf("forum: decodeJSON: %w", &json.InvalidUnmarshalError{Type: reflect.TypeOf(v)})
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		return fmt.Errorf("%w: reading the body: %w", middleware.ErrBadRequest, err)
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &middleware.ClientError{Status: http.StatusRequestEntityTooLarge,
+				Detail: fmt.Sprintf("body: larger than %d bytes", mbe.Limit), Err: err}
+		}
+		return middleware.BadRequest("body: could not be read", err)
 	}
 	if err := checkUTF8(body); err != nil {
-		return fmt.Errorf("%w: %w", middleware.ErrBadRequest, err)
+		return bodyError(err)
 	}
 	// One pass over the first value for what encoding/json lets through:
 	// repeated keys and keys matched regardless of case.
 	if err := checkKeys(body, reflect.TypeOf(v)); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: empty body", middleware.ErrBadRequest)
-		}
-		return fmt.Errorf("%w: %w", middleware.ErrBadRequest, err)
+		return bodyError(err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %w", middleware.ErrBadRequest, err)
+		return bodyError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: data after the JSON value", middleware.ErrBadRequest)
+		return middleware.BadRequest("body: data after the JSON value", err)
 	}
 	return nil
+}
+
+// inputError is an error of checkUTF8 or checkKeys whose text is written
+// for the client (a key it quotes is bounded by quoteKey).
+type inputError string
+
+func (e inputError) Error() string { return string(e) }
+
+// bodyError is the 400 answer to a body that checkUTF8, checkKeys or the
+// decoder refused: the detail is an inputError's text, or written here for
+// the decoder's error, whose own text (Go types, internal offsets) is only
+// logged.
+func bodyError(err error) error {
+	var ie inputError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	detail := "body: not valid JSON"
+	switch {
+	case errors.As(err, &ie):
+		detail = string(ie)
+	case errors.Is(err, io.EOF):
+		detail = "body: empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		detail = "body: the JSON value ends early"
+	case errors.As(err, &se):
+		detail = fmt.Sprintf("body: not valid JSON (at byte %d)", se.Offset)
+	case errors.As(err, &te) && te.Field != "":
+		detail = fmt.Sprintf("field %s: want %s", quoteKey(te.Field), jsonKind(te.Type))
+	case errors.As(err, &te):
+		detail = "body: want " + jsonKind(te.Type)
+	}
+	return middleware.BadRequest(detail, err)
+}
+
+// jsonKind names the JSON value that decodes into t, for a client.
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "another type"
 }
 
 // checkUTF8 reports body's text that is not UTF-8: an invalid byte
@@ -95,7 +159,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, maxBytes int64) e
 // body that is not JSON, checkUTF8 only has to stop.
 func checkUTF8(body []byte) error {
 	if !utf8.Valid(body) {
-		return errors.New("body is not valid UTF-8")
+		return inputError("body: not valid UTF-8")
 	}
 	in := false // inside a string
 	for i := 0; i < len(body); i++ {
@@ -126,9 +190,9 @@ func checkUTF8(body []byte) error {
 						continue
 					}
 				}
-				return fmt.Errorf("lone surrogate \\u%04X in a string", r)
+				return inputError(fmt.Sprintf("body: lone surrogate \\u%04X in a string", r))
 			case utf16.IsSurrogate(r):
-				return fmt.Errorf("lone surrogate \\u%04X in a string", r)
+				return inputError(fmt.Sprintf("body: lone surrogate \\u%04X in a string", r))
 			}
 		}
 	}
@@ -188,6 +252,9 @@ func checkKeys(body []byte, t reflect.Type) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
+			if errors.Is(err, io.EOF) && len(stack) > 0 {
+				return io.ErrUnexpectedEOF // inside a value: not an empty body
+			}
 			return err
 		}
 		n := len(stack)
@@ -198,13 +265,13 @@ func checkKeys(body []byte, t reflect.Type) error {
 				stack = stack[:n-1]
 			} else {
 				if f.repeated(k) {
-					return fmt.Errorf("key %s appears twice in an object", quoteKey(k))
+					return inputError(fmt.Sprintf("key %s appears twice in an object", quoteKey(k)))
 				}
 				switch {
 				case f.fields != nil:
 					ft, ok := f.fields.byName[k]
 					if !ok {
-						return fmt.Errorf("unknown field %s (field names are case-sensitive)", quoteKey(k))
+						return inputError(fmt.Sprintf("unknown field %s", quoteKey(k)))
 					}
 					next = ft
 				default:
@@ -283,7 +350,7 @@ func (f *jsonFrame) repeated(k string) bool {
 	return false
 }
 
-var errTooDeep = fmt.Errorf("JSON nested deeper than %d", maxJSONDepth)
+var errTooDeep = inputError(fmt.Sprintf("body: JSON nested deeper than %d", maxJSONDepth))
 
 // quoteKey quotes an untrusted key for an error message, cut to 64 bytes.
 func quoteKey(k string) string {

@@ -1,5 +1,5 @@
-// Command forum is the forum of keyhole's design notes, runnable in one
-// command:
+// Command forum is the forum that keyhole was designed around, runnable
+// in one command:
 //
 //	go run ./examples/forum
 //
@@ -45,7 +45,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/internal/testdb"
-	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 func main() {
@@ -126,11 +125,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}()
 	}
 
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := poolConfig(url, defaultWaits)
 	if err != nil {
 		return err
 	}
-	sqlguard.ConfigurePool(cfg) // group arrays in binary, see sqlguard.RegisterTypes
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return err
@@ -156,7 +154,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout, // above requestTimeout: see waits.go
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(slog.NewTextHandler(stderr, nil).WithGroup("http"), slog.LevelWarn),
 	}

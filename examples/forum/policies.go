@@ -8,7 +8,7 @@ import (
 )
 
 // The forum's roles. A moderator includes a member. Above both stands the
-// admin of the design notes, which is not a role held in a group but the
+// admin of rule 4 below, which is not a role held in a group but the
 // token's admin flag (users.admin): every policy below sets AdminOverride,
 // so an admin acts in every group, and nothing else.
 const (
@@ -34,16 +34,16 @@ type policies struct {
 
 	threadsList  *sqlguard.List
 	threadGet    *sqlguard.Get
-	threadCreate *sqlguard.Write // design notes 1: a member creates a thread in their group
-	threadDelete *sqlguard.Write // design notes 3: a moderator deletes threads of their group
+	threadCreate *sqlguard.Write // rule 1: a member creates a thread in their group
+	threadDelete *sqlguard.Write // rule 3: a moderator deletes threads of their group
 	threadMove   *sqlguard.Write // a moderator of both groups moves a thread
 
 	postsList  *sqlguard.List
 	postGet    *sqlguard.Get
-	postCreate *sqlguard.Write // design notes 2: a member posts in a thread of their group
+	postCreate *sqlguard.Write // rule 2: a member posts in a thread of their group
 	postEdit   *sqlguard.Write // the author edits their own post (in a group they belong to)
-	postDelete *sqlguard.Write // design notes 3: a moderator deletes posts of their group
-	// Design notes 4, admins do all of the above in any group: AdminOverride
+	postDelete *sqlguard.Write // rule 3: a moderator deletes posts of their group
+	// Rule 4, admins do all of the above in any group: AdminOverride
 	// on every policy.
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/keyhole-go/keyhole/capability"
+	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
@@ -90,7 +91,10 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	v.Message, v.Detail = ep.message, ep.detail
 	var de *sqlguard.DeniedError
+	var ce *middleware.ClientError
 	switch {
+	case errors.As(err, &ce) && ce.Detail != "":
+		v.Detail = ce.Detail // written for the client: which field, what was expected
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
 		v.Detail = "PostgreSQL refused the statement: needs " + a.needText(r, de.Need) + " (policy " + de.Policy + ")."

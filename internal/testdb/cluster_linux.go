@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 )
 
@@ -59,8 +60,12 @@ func clusterBases() []string {
 // reachable only through the unix socket in that directory.
 type cluster struct {
 	dir string
-	pm  *postmaster
 	url string // superuser "postgres", database "postgres"
+	b   binaries
+	o   owner
+
+	mu sync.Mutex
+	pm *postmaster // nil while stopped (restartServer)
 }
 
 func startCluster(ctx context.Context) (*cluster, error) {
@@ -85,7 +90,7 @@ func startCluster(ctx context.Context) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testdb: %w", err)
 	}
-	c := &cluster{dir: dir, url: socketURL(dir, "postgres", "postgres")}
+	c := &cluster{dir: dir, url: socketURL(dir, "postgres", "postgres"), b: b, o: o}
 	if err := c.init(ctx, b, o); err != nil {
 		if c.pm != nil {
 			c.pm.stop()
@@ -117,9 +122,51 @@ func (c *cluster) init(ctx context.Context, b binaries, o owner) error {
 
 // stop shuts the server down and removes its directory.
 func (c *cluster) stop() error {
-	err := c.pm.stop()
+	err := c.stopServer()
 	if rmErr := os.RemoveAll(c.dir); err == nil && rmErr != nil {
 		err = fmt.Errorf("testdb: %w", rmErr)
 	}
 	return err
+}
+
+// stopServer shuts the server down (fast shutdown: open sessions end with
+// admin_shutdown, 57P01) and waits for it to exit, keeping the directory.
+// Stopping a stopped server does nothing.
+func (c *cluster) stopServer() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pm == nil {
+		return nil
+	}
+	err := c.pm.stop()
+	c.pm = nil
+	return err
+}
+
+// startServer starts the server again on the same directory and socket,
+// and waits until it accepts connections. Starting a running server does
+// nothing.
+func (c *cluster) startServer(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pm != nil {
+		return nil
+	}
+	pm, err := startPostmaster(c.b, c.o, filepath.Join(c.dir, "data"), c.dir, testSettings)
+	if err != nil {
+		return err
+	}
+	if err := pm.waitReady(ctx, c.url); err != nil {
+		pm.stop()
+		return err
+	}
+	c.pm = pm
+	return nil
+}
+
+// running reports whether the server is started.
+func (c *cluster) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pm != nil
 }

@@ -19,3 +19,7 @@ func (c *cluster) stop() error { return nil }
 func Start(ctx context.Context, dir string) (url string, stop func() error, err error) {
 	return "", nil, errNotLinux
 }
+
+func (c *cluster) stopServer() error                     { return errNotLinux }
+func (c *cluster) startServer(ctx context.Context) error { return errNotLinux }
+func (c *cluster) running() bool                         { return false }

@@ -78,6 +78,18 @@
 // drops databases and roles named keyhole_<run>_*. A failed run, or a
 // process that dies, leaves its role and templates on such a server.
 //
+// # Faults
+//
+// [NewServer] starts a throwaway cluster of one test's own, which the test
+// may [Server.Stop], [Server.Start] and [Server.Restart] (fast shutdown:
+// open sessions end with admin_shutdown, 57P01) without disturbing the
+// other tests. [DB.Terminate] and [DB.TerminateAll] end sessions with
+// pg_terminate_backend, waiting until they are gone. [DB.PgBouncer] puts a
+// PgBouncer in transaction pooling mode in front of a database (Debian:
+// apt-get install pgbouncer, /usr/sbin/pgbouncer), on a private unix
+// socket, run as the server's OS account with a parent-death signal like
+// the server, and stopped at t.Cleanup.
+//
 // [Start] is the entry for a program: an embedded server on a persistent
 // data directory. Nothing in this package is meant for production.
 package testdb

@@ -247,13 +247,14 @@ func readPid(file string) int {
 	return pid
 }
 
-// removeStale removes the throwaway cluster directories under base left by
-// test processes that died without cleaning up: those whose owner process
-// and server are both gone. A directory without an owner file is being
+// removeStale removes the throwaway cluster (and PgBouncer) directories
+// under base left by test processes that died without cleaning up: those
+// whose owner process and server are both gone. A directory without an owner file is being
 // created right now unless it is old.
 func removeStale(base string) {
 	dirs, _ := filepath.Glob(filepath.Join(base, clusterPrefix+"*"))
-	for _, d := range dirs {
+	bouncers, _ := filepath.Glob(filepath.Join(base, bouncerPrefix+"*")) // no data directory: the owner decides
+	for _, d := range append(dirs, bouncers...) {
 		ownerPid := readPid(filepath.Join(d, ownerFile))
 		if ownerPid == 0 {
 			fi, err := os.Stat(d)

@@ -35,6 +35,14 @@ func TestHelperProcess(t *testing.T) {
 		if mode == "panic" && line == "go\n" {
 			panic("deliberate panic with a running server")
 		}
+	case "bouncer":
+		New(t, "").PgBouncer(t, 1)
+		for _, k := range processesWithParent(os.Getpid()) {
+			if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", k)); strings.TrimSpace(string(comm)) == "pgbouncer" {
+				fmt.Printf("pgbouncer=%d\n", k)
+			}
+		}
+		bufio.NewReader(os.Stdin).ReadString('\n') // forever: the parent kills this process
 	case "fail":
 		db := New(t, notesSchema)
 		if _, err := db.Pool.Exec(context.Background(), "insert into notes (body) values ($1)", "evidence"); err != nil {
@@ -303,5 +311,64 @@ func TestMainCleansExternalServer(t *testing.T) {
 	}
 	if dbs != 0 || roles != 0 {
 		t.Errorf("after a passing run: %d databases and %d roles of run %s left, want none", dbs, roles, run)
+	}
+}
+
+// TestNoPgBouncerSurvivesTestProcess: a child test process starts a
+// PgBouncer and is killed; the PgBouncer goes away with it.
+func TestNoPgBouncerSurvivesTestProcess(t *testing.T) {
+	needBinaries(t)
+	if _, err := findPgBouncer(); err != nil {
+		if inCI() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	t.Parallel()
+	cmd := helperCmd(t, "bouncer")
+	if _, err := cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pid := 0
+	sc := bufio.NewScanner(stdout)
+	re := regexp.MustCompile(`^pgbouncer=(\d+)$`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			pid, _ = strconv.Atoi(m[1])
+			break
+		}
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child printed no pgbouncer: %s", stderr.String())
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	// The parent-death signal does the work; poll for the exit.
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pgbouncer %d still alive 15s after the test process died", pid)
+		}
+		<-tick.C
 	}
 }

@@ -31,6 +31,8 @@ type DB struct {
 	URL string
 	// OwnerURL is the libpq URL of Owner.
 	OwnerURL string
+
+	role string // the test role (Pool's user)
 }
 
 // Pool sizes: many parallel tests share one server.
@@ -57,6 +59,12 @@ func New(t testing.TB, schema string) *DB {
 		}
 		t.Fatal(err)
 	}
+	return newDB(t, s, schema)
+}
+
+// newDB is New on server s.
+func newDB(t testing.TB, s *server, schema string) *DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	db, err := s.newDB(ctx, schema)
@@ -94,7 +102,7 @@ func (s *server) open(ctx context.Context, name string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testdb: grant connect: %w", err)
 	}
-	db := &DB{Name: name}
+	db := &DB{Name: name, role: s.role}
 	if db.URL, err = withDB(s.adminURL, name, s.role, s.rolePassword); err != nil {
 		return nil, err
 	}
@@ -161,6 +169,9 @@ func (s *server) cleanup(t testing.TB, db *DB) {
 		}
 		t.Logf("testdb: kept database %s of failed test%s\n\tURL:      %s\n\tOwnerURL: %s", db.Name, where, db.URL, db.OwnerURL)
 		return
+	}
+	if s.cluster != nil && !s.cluster.running() {
+		return // a stopped Server: the database goes with its cluster
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

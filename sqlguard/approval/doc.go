@@ -58,4 +58,9 @@
 // <subject> for Subject). An unguarded policy's reason is written as a
 // comment above its line: rewording it is visible in the diff and needs no
 // approval.
+//
+// # Examples
+//
+// ExampleReport_WriteText prints an audit report, ExampleFile a lock file,
+// ExampleLock_Diff what a change needs approved.
 package approval

@@ -11,6 +11,14 @@
 //	func TestLock(t *testing.T) {
 //		sqlguardtest.CheckLock(t, registry, "keyhole.lock", *update)
 //	}
+//
+// NewDB gives a test a fresh database of its own with its schema, whose
+// Pool connects as an unprivileged role; CheckMatrix runs a permission
+// matrix on it, each case (Allowed, Denied, NotFound) in a transaction
+// that is rolled back, and checks that a refused call changed nothing;
+// Main, from TestMain, stops the throwaway PostgreSQL afterwards. The
+// quick-start test of keyhole's README (examples/quickstart) uses all
+// three.
 package sqlguardtest
 
 import (

@@ -99,4 +99,9 @@
 // owner (migrations, maintenance) bypasses the policies, and the
 // application must not connect as the owner or as a role with BYPASSRLS.
 // WithCapability switches to <prefix>app in any case.
+//
+// # Examples
+//
+// ExampleScript prints the row-level security policies and GRANTs
+// generated from a registry.
 package wall
