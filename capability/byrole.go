@@ -111,8 +111,28 @@ func newFromHeld(roles *Roles, kind GroupKind, p Params, held []heldGroups) (*Ca
 	c := newShell(roles, kind, p)
 	c.nGrants = total
 	c.held = held
-	var ints [][]int64
-	var strs [][]string
+	// One allocation for the sets of all roles and one for the ids of the
+	// sets that merge several lists; the scratch lists stay on the stack
+	// for up to 8 held roles.
+	sets := make([]GroupSet, len(roles.names))
+	var intsBuf [8][]int64
+	var strsBuf [8][]string
+	ints, strs := intsBuf[:0], strsBuf[:0]
+	var mergedInts, scratchInts []int64
+	var mergedStrs, scratchStrs []string
+	if n, m := mergedLen(roles, held); n > 0 {
+		if kind == KindInt64 {
+			mergedInts = make([]int64, 0, n)
+			if m > 0 {
+				scratchInts = make([]int64, 0, m)
+			}
+		} else {
+			mergedStrs = make([]string, 0, n)
+			if m > 0 {
+				scratchStrs = make([]string, 0, m)
+			}
+		}
+	}
 	for j := range roles.names {
 		ints, strs = ints[:0], strs[:0]
 		for i := range held {
@@ -128,14 +148,16 @@ func newFromHeld(roles *Roles, kind GroupKind, p Params, held []heldGroups) (*Ca
 			c.byRole[j] = c.empty
 			continue
 		}
-		s := &GroupSet{kind: kind}
+		s := &sets[j]
+		s.kind = kind
 		switch kind {
 		case KindInt64:
-			s.ints = mergeSorted(ints)
+			s.ints, mergedInts, scratchInts = mergeInto(mergedInts, scratchInts, ints)
 		case KindText:
-			s.texts = mergeSorted(strs)
+			s.texts, mergedStrs, scratchStrs = mergeInto(mergedStrs, scratchStrs, strs)
 		case KindUUID:
-			m := mergeSorted(strs)
+			var m []string
+			m, mergedStrs, scratchStrs = mergeInto(mergedStrs, scratchStrs, strs)
 			s.uuids = make([][16]byte, len(m))
 			for i, u := range m {
 				copy(s.uuids[i][:], u)
@@ -174,26 +196,66 @@ func (h *heldGroups) check(kind GroupKind) error {
 	return nil
 }
 
-// mergeSorted returns the union of the strictly ascending lists, strictly
-// ascending. A single list is returned itself (capacity cut to its length,
-// so that nothing can append into what follows it); otherwise the result is
-// new. Lists are merged in pairs, as a balanced tree.
-func mergeSorted[T cmp.Ordered](lists [][]T) []T {
-	switch len(lists) {
-	case 0:
-		return nil
-	case 1:
-		return lists[0][:len(lists[0]):len(lists[0])]
-	case 2:
-		return merge2(lists[0], lists[1])
+// mergedLen returns the room newFromHeld needs to merge the lists of the
+// roles that include several held roles: final, the total length of their
+// sets (kept by the capability), and scratch, that of the intermediate
+// merges (garbage once the sets are built): for a set that merges k lists of
+// n ids in all, n per further level of the merge tree.
+func mergedLen(roles *Roles, held []heldGroups) (final, scratch int) {
+	for j := range roles.names {
+		k, sum := 0, 0
+		for i := range held {
+			if roles.incl[held[i].role][j] {
+				k++
+				sum += held[i].len()
+			}
+		}
+		if k > 1 {
+			final += sum
+		}
+		for levels := 2; levels < k; levels *= 2 {
+			scratch += sum
+		}
 	}
-	mid := len(lists) / 2
-	return merge2(mergeSorted(lists[:mid]), mergeSorted(lists[mid:]))
+	return final, scratch
 }
 
-// merge2 returns the union of the strictly ascending a and b in a new slice.
-func merge2[T cmp.Ordered](a, b []T) []T {
-	out := make([]T, 0, len(a)+len(b))
+// mergeInto returns the union of the strictly ascending lists, strictly
+// ascending, and the unused rests of dst and scratch. A single list is
+// returned itself (capacity cut to its length, so that nothing can append
+// into what follows it); several are merged in pairs, as a balanced tree:
+// the last merge is written into dst, the others into scratch (a new array
+// only if one is too short).
+func mergeInto[T cmp.Ordered](dst, scratch []T, lists [][]T) (merged, dstRest, scratchRest []T) {
+	if len(lists) < 2 {
+		merged, _ = mergeAll(nil, lists)
+		return merged, dst, scratch
+	}
+	mid := len(lists) / 2
+	a, scratch := mergeAll(scratch, lists[:mid])
+	b, scratch := mergeAll(scratch, lists[mid:])
+	merged, dst = merge2Into(dst, a, b)
+	return merged, dst, scratch
+}
+
+// mergeAll is mergeInto with every merge written into buf.
+func mergeAll[T cmp.Ordered](buf []T, lists [][]T) (merged, rest []T) {
+	switch len(lists) {
+	case 0:
+		return nil, buf
+	case 1:
+		return lists[0][:len(lists[0]):len(lists[0])], buf
+	}
+	mid := len(lists) / 2
+	a, buf := mergeAll(buf, lists[:mid])
+	b, buf := mergeAll(buf, lists[mid:])
+	return merge2Into(buf, a, b)
+}
+
+// merge2Into appends the union of the strictly ascending a and b to dst[:0]
+// and returns it (capacity cut to its length) and the rest of dst.
+func merge2Into[T cmp.Ordered](dst, a, b []T) (merged, rest []T) {
+	out := dst[:0]
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		switch x, y := a[i], b[j]; {
@@ -210,7 +272,8 @@ func merge2[T cmp.Ordered](a, b []T) []T {
 		}
 	}
 	out = append(out, a[i:]...)
-	return append(out, b[j:]...)
+	out = append(out, b[j:]...)
+	return out[:len(out):len(out)], out[len(out):]
 }
 
 // grantList returns c's grants, sorted by group then role. For a capability

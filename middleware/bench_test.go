@@ -14,47 +14,71 @@ import (
 )
 
 // benchSetup returns a verifier, an Auth on it and a token with 3 grants.
-func benchSetup(tb testing.TB) (*token.Verifier, *middleware.Auth, string) {
+// Without cached, the verifier has its verified-token cache off, so that
+// every Verify checks the signature.
+func benchSetup(tb testing.TB, cached bool) (*token.Verifier, *middleware.Auth, string) {
 	k := newKeys(tb)
+	if !cached {
+		var err error
+		k.verifier, err = token.NewVerifier(context.Background(), token.VerifierOptions{
+			Issuer: testIssuer, Audience: testAudience, Algorithms: []token.Algorithm{token.EdDSA},
+			Keys: k.issuer.PublicKeys(), Roles: k.roles, Kind: capability.KindInt64,
+			Now: func() time.Time { return k.now }, NoCache: true,
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
 	tok := k.mint(tb, "alice", false, grant("member", 1), grant("member", 2), grant("moderator", 3))
 	return k.verifier, k.newAuth(tb, middleware.Options{}), tok
 }
+
+// benchCases are the verifier setups of the benchmarks: without and with
+// the verified-token cache (every Verify after the first is a hit).
+var benchCases = []struct {
+	name   string
+	cached bool
+}{{"EdDSA/grants=3", false}, {"EdDSA/grants=3/cached", true}}
 
 var emptyHandler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 
 // BenchmarkVerify is the floor: the bare token.Verifier.Verify of the
 // token that BenchmarkMiddleware sends, in the same process.
 func BenchmarkVerify(b *testing.B) {
-	b.Run("EdDSA/grants=3", func(b *testing.B) {
-		v, _, tok := benchSetup(b)
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := v.Verify(ctx, tok); err != nil {
-				b.Fatal(err)
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) {
+			v, _, tok := benchSetup(b, bc.cached)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 }
 
 // BenchmarkMiddleware is a full ServeHTTP through Auth.Handler to an empty
 // handler, same token, the recorder reused (the success path writes
 // nothing).
 func BenchmarkMiddleware(b *testing.B) {
-	b.Run("EdDSA/grants=3", func(b *testing.B) {
-		_, a, tok := benchSetup(b)
-		h := a.Handler(emptyHandler)
-		r := httptest.NewRequest("GET", "/api/threads", nil)
-		r.Header.Set("Authorization", "Bearer "+tok)
-		w := httptest.NewRecorder()
-		b.ReportAllocs()
-		for b.Loop() {
-			h.ServeHTTP(w, r)
-		}
-		if w.Code != 200 {
-			b.Fatalf("status %d", w.Code)
-		}
-	})
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) {
+			_, a, tok := benchSetup(b, bc.cached)
+			h := a.Handler(emptyHandler)
+			r := httptest.NewRequest("GET", "/api/threads", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+			if w.Code != 200 {
+				b.Fatalf("status %d", w.Code)
+			}
+		})
+	}
 }
 
 // BenchmarkMiddlewareRatio interleaves the two measurements above
@@ -64,43 +88,45 @@ func BenchmarkMiddleware(b *testing.B) {
 // interleaving exposes both to the same load and the medians drop the
 // operations that were preempted.
 func BenchmarkMiddlewareRatio(b *testing.B) {
-	b.Run("EdDSA/grants=3", func(b *testing.B) {
-		v, a, tok := benchSetup(b)
-		ctx := context.Background()
-		h := a.Handler(emptyHandler)
-		r := httptest.NewRequest("GET", "/api/threads", nil)
-		r.Header.Set("Authorization", "Bearer "+tok)
-		w := httptest.NewRecorder()
-		var tv, tm []time.Duration
-		verify := func() {
-			t0 := time.Now()
-			if _, err := v.Verify(ctx, tok); err != nil {
-				b.Fatal(err)
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) {
+			v, a, tok := benchSetup(b, bc.cached)
+			ctx := context.Background()
+			h := a.Handler(emptyHandler)
+			r := httptest.NewRequest("GET", "/api/threads", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			var tv, tm []time.Duration
+			verify := func() {
+				t0 := time.Now()
+				if _, err := v.Verify(ctx, tok); err != nil {
+					b.Fatal(err)
+				}
+				tv = append(tv, time.Since(t0))
 			}
-			tv = append(tv, time.Since(t0))
-		}
-		serve := func() {
-			t0 := time.Now()
-			h.ServeHTTP(w, r)
-			tm = append(tm, time.Since(t0))
-		}
-		i := 0
-		for b.Loop() {
-			if i++; i%2 == 0 {
-				verify()
-				serve()
-			} else {
-				serve()
-				verify()
+			serve := func() {
+				t0 := time.Now()
+				h.ServeHTTP(w, r)
+				tm = append(tm, time.Since(t0))
 			}
-		}
-		slices.Sort(tv)
-		slices.Sort(tm)
-		mv, mm := tv[len(tv)/2], tm[len(tm)/2]
-		b.ReportMetric(float64(mm)/float64(mv), "x-verify")
-		b.ReportMetric(float64(mv), "verify-median-ns")
-		b.ReportMetric(float64(mm), "middleware-median-ns")
-	})
+			i := 0
+			for b.Loop() {
+				if i++; i%2 == 0 {
+					verify()
+					serve()
+				} else {
+					serve()
+					verify()
+				}
+			}
+			slices.Sort(tv)
+			slices.Sort(tm)
+			mv, mm := tv[len(tv)/2], tm[len(tm)/2]
+			b.ReportMetric(float64(mm)/float64(mv), "x-verify")
+			b.ReportMetric(float64(mv), "verify-median-ns")
+			b.ReportMetric(float64(mm), "middleware-median-ns")
+		})
+	}
 }
 
 // TestMiddlewareAllocs bounds the middleware's own allocations per
@@ -110,7 +136,7 @@ func TestMiddlewareAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	v, a, tok := benchSetup(t)
+	v, a, tok := benchSetup(t, false)
 	ctx := context.Background()
 	verify := testing.AllocsPerRun(50, func() {
 		if _, err := v.Verify(ctx, tok); err != nil {
@@ -134,7 +160,7 @@ func TestMiddlewareAllocs(t *testing.T) {
 // BenchmarkMiddlewareOverhead is the middleware's own cost: Handler with
 // a verifier that returns a fixed capability, the same 3-grant token.
 func BenchmarkMiddlewareOverhead(b *testing.B) {
-	_, _, tok := benchSetup(b)
+	_, _, tok := benchSetup(b, false)
 	a, err := middleware.New(newRecordingVerifierFixed(b), middleware.Options{})
 	if err != nil {
 		b.Fatal(err)

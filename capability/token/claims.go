@@ -52,6 +52,12 @@ type decodeOptions struct {
 	// per-role lists (decodedClaims.held, for newFromHeld) instead of
 	// params.Grants. Mapped claims always fill params.Grants.
 	byRole bool
+	// issuer and audience, when set, are the expected values: a claim
+	// equal to one of them shares its string (and, for a single audience,
+	// the slice: audience is []string{aud}, never modified) instead of
+	// allocating a copy.
+	issuer   string
+	audience []string
 }
 
 // decodedClaims is what decodeClaims read. params.MaxGrants is left 0.
@@ -90,12 +96,6 @@ type claimsDecoder struct {
 	// to follow each other.
 	lastRole string
 	lastIdx  int // the index of lastRole in Roles.names
-
-	// byRole scratch of the default profile: the role index and the id of
-	// each permission, in token order (see heldOfPairs).
-	permRoles []uint8
-	permInts  []int64  // KindInt64
-	permStrs  []string // KindUUID (16 raw bytes), KindText
 }
 
 // decodeClaims strictly decodes a verified payload straight into the typed
@@ -210,7 +210,7 @@ func (d *claimsDecoder) claim(bit uint16) error {
 	case seenSub:
 		p.Subject, err = d.text()
 	case seenIss:
-		p.Issuer, err = d.text()
+		p.Issuer, err = d.textOr(d.o.issuer)
 	case seenJti:
 		p.ID, err = d.text()
 	case seenSid:
@@ -245,13 +245,20 @@ func (d *claimsDecoder) claim(bit uint16) error {
 
 // text reads a string claim. NUL is rejected: no claim keyhole reads may
 // contain it (PostgreSQL text cannot).
-func (d *claimsDecoder) text() (string, error) {
+func (d *claimsDecoder) text() (string, error) { return d.textOr("") }
+
+// textOr is text that returns known itself, not a copy, when the claim
+// equals it.
+func (d *claimsDecoder) textOr(known string) (string, error) {
 	raw, err := d.s.Bytes()
 	if err != nil {
 		return "", err
 	}
 	if bytes.IndexByte(raw, 0) >= 0 {
 		return "", errNUL
+	}
+	if known != "" && string(raw) == known {
+		return known, nil
 	}
 	return string(raw), nil
 }
@@ -277,11 +284,19 @@ func (d *claimsDecoder) audience() error {
 	s := &d.s
 	switch s.Peek() {
 	case '"':
-		a, err := d.text()
+		var known string
+		if len(d.o.audience) == 1 {
+			known = d.o.audience[0]
+		}
+		a, err := d.textOr(known)
 		if err != nil {
 			return err
 		}
-		d.out.params.Audience = []string{a}
+		if known != "" && a == known {
+			d.out.params.Audience = d.o.audience
+		} else {
+			d.out.params.Audience = []string{a}
+		}
 		return nil
 	case '[':
 		has, err := s.OpenArray()

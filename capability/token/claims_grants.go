@@ -22,13 +22,24 @@ func (d *claimsDecoder) permissions() error {
 	// The smallest element, {"group":0,"role":"a"}, and its comma take 23
 	// bytes: one allocation of the right size, bounded by maxGrants.
 	size := min(d.o.maxGrants, (len(s.Data)-s.Pos)/23+1)
+	// The byRole scratch: the role index and the id of each permission, in
+	// token order (see heldOfPairs); on the stack for a few grants.
+	var permRoles []uint8
+	var permInts []int64
+	var permStrs []string
+	var rolesBuf [16]uint8
+	var intsBuf [16]int64
 	switch {
 	case !d.o.byRole:
 		d.out.params.Grants = make([]capability.Grant, 0, size)
 	case d.o.kind == capability.KindInt64:
-		d.permRoles, d.permInts = make([]uint8, 0, size), make([]int64, 0, size)
+		if size <= len(intsBuf) {
+			permRoles, permInts = rolesBuf[:0], intsBuf[:0]
+		} else {
+			permRoles, permInts = make([]uint8, 0, size), make([]int64, 0, size)
+		}
 	default:
-		d.permRoles, d.permStrs = make([]uint8, 0, size), make([]string, 0, size)
+		permRoles, permStrs = make([]uint8, 0, size), make([]string, 0, size)
 	}
 	n := 0
 	for has {
@@ -52,12 +63,12 @@ func (d *claimsDecoder) permissions() error {
 			if err != nil {
 				return err
 			}
-			d.permRoles = append(d.permRoles, r)
+			permRoles = append(permRoles, r)
 			if d.o.kind == capability.KindInt64 {
 				n, _ := g.Group.Int64()
-				d.permInts = append(d.permInts, n)
+				permInts = append(permInts, n)
 			} else {
-				d.permStrs = append(d.permStrs, g.Group.Key())
+				permStrs = append(permStrs, g.Group.Key())
 			}
 		}
 		if has, err = s.More(']'); err != nil {
@@ -66,9 +77,9 @@ func (d *claimsDecoder) permissions() error {
 	}
 	if d.o.byRole {
 		if d.o.kind == capability.KindInt64 {
-			d.out.held = heldOfPairs(d.o.roles, d.permRoles, d.permInts, func(h *capability.RoleGroups, v []int64) { h.Int64s = v })
+			d.out.held = heldOfPairs(d.o.roles, permRoles, permInts, func(h *capability.RoleGroups, v []int64) { h.Int64s = v })
 		} else {
-			d.out.held = heldOfPairs(d.o.roles, d.permRoles, d.permStrs, func(h *capability.RoleGroups, v []string) { h.Keys = v })
+			d.out.held = heldOfPairs(d.o.roles, permRoles, permStrs, func(h *capability.RoleGroups, v []string) { h.Keys = v })
 		}
 	}
 	return nil

@@ -115,6 +115,41 @@ func ExampleVerifier_Verify_expired() {
 	// token: invalid token: token expired
 }
 
+// The verified-token cache is on by default: a token verified once is
+// answered from memory, with the same capability, until its exp, a change
+// of the key set or CacheMaxAge, whichever comes first.
+func ExampleVerifier_Verify_cache() {
+	roles, issuer, _ := exampleSetup()
+	tok, err := issuer.Mint(capability.Params{Subject: "alice", Audience: []string{"forum"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	now := exampleNow()
+	verifier, err := token.NewVerifier(context.Background(), token.VerifierOptions{
+		Issuer:      "https://auth.example",
+		Audience:    "forum",
+		Algorithms:  []token.Algorithm{token.EdDSA},
+		Keys:        issuer.PublicKeys(),
+		Roles:       roles,
+		Kind:        capability.KindInt64,
+		Now:         func() time.Time { return now },
+		CacheMaxAge: time.Hour, // longer than the token's life, for the example
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	first, _ := verifier.Verify(context.Background(), tok)
+	again, _ := verifier.Verify(context.Background(), tok) // from the cache
+	fmt.Println(first == again)
+	now = now.Add(token.DefaultTTL + token.DefaultSkew) // exp, with the skew, has passed
+	_, err = verifier.Verify(context.Background(), tok)
+	fmt.Println(err)
+	// Output:
+	// true
+	// token: invalid token: token expired
+}
+
 func ExampleCapability_Narrow() {
 	_, issuer, verifier := exampleSetup()
 	tok, err := issuer.Mint(capability.Params{

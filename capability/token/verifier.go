@@ -7,6 +7,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -110,6 +111,20 @@ type VerifierOptions struct {
 	MaxTokenSize int
 	// MaxGrants bounds the number of grants (default MaxGrantsDefault).
 	MaxGrants int
+
+	// NoCache turns the verified-token cache off: every Verify checks the
+	// signature. The cache is on by default; see "Verified-token cache" in
+	// the package documentation.
+	NoCache bool
+	// CacheEntries bounds the number of cached tokens (default
+	// DefaultCacheEntries). Tokens longer than MaxCachedTokenSize are
+	// never cached.
+	CacheEntries int
+	// CacheMaxAge bounds, measured with Now, how long a verified token is
+	// answered from the cache before it is verified again (default
+	// DefaultCacheMaxAge). Within it, a cached token is still refused from
+	// its exp (with Skew) on and whenever the key set changes.
+	CacheMaxAge time.Duration
 }
 
 // Verifier turns tokens into capabilities. It is built once by NewVerifier
@@ -123,6 +138,8 @@ type VerifierOptions struct {
 // nbf, iat with Skew; lifetime); iss; aud; the grants (MaxGrants, known
 // roles, group kind).
 // Every error is a *TokenError that wraps ErrInvalidToken and one reason.
+// Tokens that verified are kept in a bounded cache that gives the same
+// answers (see "Verified-token cache" in the package documentation).
 type Verifier struct {
 	iss          string
 	aud          string
@@ -137,6 +154,12 @@ type Verifier struct {
 	maxLifetime  time.Duration
 	maxTokenSize int
 	maxGrants    int
+
+	cache       *tokenCache         // nil: off
+	macs        map[string]*macPool // HS256 keys of static, by kid
+	audOnly     []string            // []string{aud}, shared by decoded claims, never modified
+	onSignature func()              // test hook: called before each signature check
+	lastHeader  atomic.Pointer[headerMemo]
 }
 
 // NewVerifier checks opts and returns a verifier. With Discovery it first
@@ -158,6 +181,7 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 		maxLifetime:  opts.MaxLifetime,
 		maxTokenSize: opts.MaxTokenSize,
 		maxGrants:    opts.MaxGrants,
+		audOnly:      []string{opts.Audience},
 	}
 	switch {
 	case opts.Issuer == "":
@@ -224,12 +248,18 @@ func NewVerifier(ctx context.Context, opts VerifierOptions) (*Verifier, error) {
 	if v.maxGrants == 0 {
 		v.maxGrants = capability.MaxGrantsDefault
 	}
+	cache, err := newTokenCache(opts)
+	if err != nil {
+		return nil, err
+	}
+	v.cache = cache
 	if len(opts.Keys) > 0 {
 		ks, err := newKeySet(opts.Keys, v.algs)
 		if err != nil {
 			return nil, fmt.Errorf("token: VerifierOptions.Keys: %w", err)
 		}
 		v.static = ks
+		v.macs = macPools(ks)
 		return v, nil
 	}
 	if sym {
@@ -285,14 +315,22 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*capability.Capabi
 	if v == nil {
 		return nil, tokenError(ErrUnknownKey, "no verifier") // fail closed
 	}
-	c, te := v.verify(ctx, token)
+	var c *capability.Capability
+	var te *TokenError
+	if v.cache != nil {
+		c, te = v.cachedVerify(ctx, token)
+	} else {
+		c, te = v.verify(ctx, token, nil)
+	}
 	if te != nil {
 		return nil, te
 	}
 	return c, nil
 }
 
-func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capability, *TokenError) {
+// verify checks token; on success it stores the time claims in times
+// when times is not nil.
+func (v *Verifier) verify(ctx context.Context, token string, times *tokenTimes) (*capability.Capability, *TokenError) {
 	if len(token) > v.maxTokenSize {
 		return nil, tokenError(ErrTooLarge, "")
 	}
@@ -308,13 +346,18 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	copy(buf, token)
 	signingInput := buf[:signingLen:signingLen]
 	rest := buf[len(token):]
-	n, err := b64.Decode(rest[:hdrLen], signingInput[:len(hdr64)])
-	if err != nil {
-		return nil, tokenError(ErrMalformed, "header is not canonical base64url")
+	// A header read before (the same base64url bytes) is not read again.
+	h, hdrKnown := v.knownHeader(hdr64)
+	var hdrJSON []byte
+	if !hdrKnown {
+		n, err := b64.Decode(rest[:hdrLen], signingInput[:len(hdr64)])
+		if err != nil {
+			return nil, tokenError(ErrMalformed, "header is not canonical base64url")
+		}
+		hdrJSON = rest[:n:n]
 	}
-	hdrJSON := rest[:n:n]
 	rest = rest[hdrLen:]
-	n, err = b64.Decode(rest[:payloadLen], signingInput[len(hdr64)+1:])
+	n, err := b64.Decode(rest[:payloadLen], signingInput[len(hdr64)+1:])
 	if err != nil {
 		return nil, tokenError(ErrMalformed, "payload is not canonical base64url")
 	}
@@ -326,9 +369,11 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	}
 	sig := rest[:n:n]
 
-	h, te := parseHeader(hdrJSON)
-	if te != nil {
-		return nil, te
+	if !hdrKnown {
+		if h, te = parseHeader(hdrJSON); te != nil {
+			return nil, te
+		}
+		v.rememberHeader(hdr64, h)
 	}
 	alg := Algorithm(h.alg)
 	if !v.algs.has(alg) {
@@ -347,12 +392,15 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	if key.alg != alg {
 		return nil, &TokenError{Reason: ErrAlgorithm, KeyID: h.kid, detail: "algorithm does not match the key"}
 	}
-	if len(sig) != sigLen(key) || !verifySignature(key, signingInput, sig) {
+	if v.onSignature != nil {
+		v.onSignature()
+	}
+	if len(sig) != sigLen(key) || !v.checkSignature(key, signingInput, sig) {
 		return nil, &TokenError{Reason: ErrBadSignature, KeyID: h.kid}
 	}
 
 	// The token is authentic from here on.
-	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants, byRole: true})
+	dc, err := decodeClaims(payload, decodeOptions{roles: v.roles, kind: v.kind, mapping: v.mapping, maxGrants: v.maxGrants, byRole: true, issuer: v.iss, audience: v.audOnly})
 	if err != nil {
 		var de *TokenError
 		if errors.As(err, &de) {
@@ -378,21 +426,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 		// an empty one) names no one to hold it, log or revoke.
 		return fail(ErrClaims, "no sub")
 	}
-	if !now.Before(p.Expiry.Add(v.skew)) {
-		return fail(ErrExpired, "")
-	}
-	if !dc.notBefore.IsZero() && dc.notBefore.After(now.Add(v.skew)) {
-		return fail(ErrNotYetValid, "nbf in the future")
-	}
-	if dc.hasIAT && p.IssuedAt.After(now.Add(v.skew)) {
-		return fail(ErrNotYetValid, "iat in the future")
-	}
-	if dc.hasIAT {
-		if p.Expiry.Sub(p.IssuedAt) > v.maxLifetime {
-			return fail(ErrLifetime, "")
-		}
-	} else if p.Expiry.Sub(now) > v.maxLifetime {
-		return fail(ErrLifetime, "")
+	t := tokenTimes{exp: p.Expiry, nbf: dc.notBefore, iat: p.IssuedAt, hasIAT: dc.hasIAT}
+	if reason, detail := v.checkTimes(now, &t); reason != nil {
+		return fail(reason, detail)
 	}
 	if p.Issuer != v.iss {
 		return fail(ErrIssuer, "")
@@ -410,6 +446,9 @@ func (v *Verifier) verify(ctx context.Context, token string) (*capability.Capabi
 	c, err := capability.New(v.roles, v.kind, p)
 	if err != nil {
 		return fail(ErrClaims, "grants do not build a capability")
+	}
+	if times != nil {
+		*times = t
 	}
 	return c, nil
 }

@@ -27,11 +27,13 @@ const (
 	cookieName    = "forum_token" // no __Host- prefix: see login
 )
 
-// signingAlgorithm is the algorithm of the login's keys. Verification is
-// on every request and signing only at login: RS256 verifies fastest of
-// the asymmetric algorithms (an RSA public exponent of 65537 makes the
-// check a few multiplications; about half the time of EdDSA, see
-// BenchmarkForum), and every identity provider speaks it.
+// signingAlgorithm is the algorithm of the login's keys. A token is
+// verified on its first request (then again at most once a minute: the
+// verifier's verified-token cache, on by default, answers the others) and
+// signed only at login: RS256 verifies fastest of the asymmetric
+// algorithms (an RSA public exponent of 65537 makes the check a few
+// multiplications; about half the time of EdDSA, see BenchmarkForum), and
+// every identity provider speaks it.
 const signingAlgorithm = token.RS256
 
 // config is what newApp needs. Zero values are defaults.
