@@ -332,31 +332,6 @@ func (a *Auth) verifyError(err error) *AuthError {
 	}
 }
 
-// tokenReasons maps the verifier's reason sentinels to reason codes.
-var tokenReasons = []struct {
-	err    error
-	reason string
-}{
-	{token.ErrMalformed, ReasonMalformedToken},
-	{token.ErrTooLarge, ReasonTooLarge},
-	{token.ErrAlgorithm, ReasonAlgorithm},
-	{token.ErrUnknownKey, ReasonUnknownKey},
-	{token.ErrBadSignature, ReasonBadSignature},
-	{token.ErrExpired, ReasonExpired},
-	{token.ErrNotYetValid, ReasonNotYetValid},
-	{token.ErrIssuer, ReasonIssuer},
-	{token.ErrAudience, ReasonAudience},
-	{token.ErrLifetime, ReasonLifetime},
-	{token.ErrClaims, ReasonClaims},
-	{token.ErrTooManyGrants, ReasonTooManyGrants},
-}
-
-// tokenReason returns the reason code of a rejected token's error.
-func tokenReason(err error) string {
-	for _, tr := range tokenReasons {
-		if errors.Is(err, tr.err) {
-			return tr.reason
-		}
-	}
-	return ReasonInvalidToken
-}
+// tokenReason returns the reason code of a rejected token's error (the
+// Reason… constants are token.ReasonCode's codes).
+func tokenReason(err error) string { return token.ReasonCode(err) }

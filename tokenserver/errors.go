@@ -1,7 +1,6 @@
 package tokenserver
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/keyhole-go/keyhole/capability/token"
@@ -58,34 +57,7 @@ func badExchange(reason string) *ExchangeError {
 const (
 	reasonExpired       = "expired"
 	reasonVerifierError = "verifier_error"
-	reasonInvalidToken  = "invalid_token"
 )
 
-// tokenReasons maps the verifier's reason sentinels to reason codes.
-var tokenReasons = []struct {
-	err    error
-	reason string
-}{
-	{token.ErrMalformed, "malformed_token"},
-	{token.ErrTooLarge, "too_large"},
-	{token.ErrAlgorithm, "algorithm"},
-	{token.ErrUnknownKey, "unknown_key"},
-	{token.ErrBadSignature, "bad_signature"},
-	{token.ErrExpired, reasonExpired},
-	{token.ErrNotYetValid, "not_yet_valid"},
-	{token.ErrIssuer, "wrong_issuer"},
-	{token.ErrAudience, "wrong_audience"},
-	{token.ErrLifetime, "lifetime"},
-	{token.ErrClaims, "bad_claims"},
-	{token.ErrTooManyGrants, "too_many_grants"},
-}
-
 // tokenReason returns the reason code of a rejected token's error.
-func tokenReason(err error) string {
-	for _, tr := range tokenReasons {
-		if errors.Is(err, tr.err) {
-			return tr.reason
-		}
-	}
-	return reasonInvalidToken
-}
+func tokenReason(err error) string { return token.ReasonCode(err) }

@@ -65,3 +65,35 @@ func (e *TokenError) Unwrap() []error {
 func tokenError(reason error, detail string) *TokenError {
 	return &TokenError{Reason: reason, detail: detail}
 }
+
+// reasonCodes maps the reason sentinels to ReasonCode's codes.
+var reasonCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrMalformed, "malformed_token"},
+	{ErrTooLarge, "too_large"},
+	{ErrAlgorithm, "algorithm"},
+	{ErrUnknownKey, "unknown_key"},
+	{ErrBadSignature, "bad_signature"},
+	{ErrExpired, "expired"},
+	{ErrNotYetValid, "not_yet_valid"},
+	{ErrIssuer, "wrong_issuer"},
+	{ErrAudience, "wrong_audience"},
+	{ErrLifetime, "lifetime"},
+	{ErrClaims, "bad_claims"},
+	{ErrTooManyGrants, "too_many_grants"},
+}
+
+// ReasonCode returns a short, stable code for why err rejected a token,
+// for logs and metrics: "expired", "bad_signature", "wrong_audience", …
+// (one per reason sentinel), or "invalid_token" for any other error. It
+// never contains anything of the token.
+func ReasonCode(err error) string {
+	for _, rc := range reasonCodes {
+		if errors.Is(err, rc.err) {
+			return rc.code
+		}
+	}
+	return "invalid_token"
+}

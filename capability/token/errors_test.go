@@ -19,3 +19,19 @@ func TestTokenErrorWithoutReason(t *testing.T) {
 		t.Errorf("with a Reason: got %q, want %q", got, want)
 	}
 }
+
+// TestReasonCode: every reason sentinel has its own code, through a
+// *TokenError too; anything else is invalid_token.
+func TestReasonCode(t *testing.T) {
+	seen := map[string]bool{}
+	for _, rc := range reasonCodes {
+		got := ReasonCode(tokenError(rc.err, "detail"))
+		if got != rc.code || seen[got] {
+			t.Errorf("ReasonCode(%v) = %q (seen before: %v), want %q once", rc.err, got, seen[got], rc.code)
+		}
+		seen[got] = true
+	}
+	if got := ReasonCode(errors.New("other")); got != "invalid_token" {
+		t.Errorf("ReasonCode(other) = %q, want invalid_token", got)
+	}
+}
