@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,35 +55,8 @@ func TestApproveLock(t *testing.T) {
 func TestSecondWall(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t, schema)
-	reg, p := newPolicies()
-	var login string
-	if err := db.Pool.QueryRow(ctx, "select current_user").Scan(&login); err != nil {
-		t.Fatal(err)
-	}
-	opts := wall.Options{Prefix: db.Name + "_", Grantees: []string{login}}
-	script, err := wall.Script(reg, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roles := []string{pgx.Identifier{opts.AppRole()}.Sanitize()}
-	for _, r := range forumRoles.Names() {
-		roles = append(roles, pgx.Identifier{opts.RoleFor(r)}.Sanitize())
-	}
-	list := strings.Join(roles, ", ")
-	t.Cleanup(func() {
-		if _, err := db.Owner.Exec(context.Background(), "drop owned by "+list+"; drop role "+list); err != nil {
-			t.Errorf("drop the wall's roles: %v", err)
-		}
-	})
-	if _, err := db.Owner.Exec(ctx, script); err != nil {
-		t.Fatalf("apply the wall: %v", err)
-	}
-	// The tables of the live-session and fresh-membership checks are no
-	// policy's rows: the wall grants nothing on them, the application
-	// grants its own read access (see package wall).
-	if _, err := db.Owner.Exec(ctx, "grant select on sessions, users, memberships to "+pgx.Identifier{opts.AppRole()}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
+	_, p := newPolicies()
+	opts := *applyWall(t, db) // the forum's wall and its grants on the auth side's tables
 	if _, err := db.Owner.Exec(ctx, `
 		insert into groups (id, name) values (1, 'one'), (2, 'two');
 		insert into users (name, display) values ('ann', 'Ann');
