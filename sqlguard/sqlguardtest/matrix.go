@@ -24,6 +24,10 @@ const (
 	Denied
 	// NotFound: the call returns an error matching sqlguard.ErrNotFound.
 	NotFound
+	// SessionEnded: the call returns an error matching
+	// capability.ErrRevoked: the policy requires a live session that the
+	// capability does not have (sqlguard.ErrSessionEnded).
+	SessionEnded
 )
 
 func (o Outcome) String() string {
@@ -34,6 +38,8 @@ func (o Outcome) String() string {
 		return "denied"
 	case NotFound:
 		return "not found"
+	case SessionEnded:
+		return "session ended"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -65,7 +71,7 @@ type Case struct {
 //
 // Each case runs in a transaction of its own that is rolled back, so the
 // cases see the same rows whatever their order. For every call that is
-// refused (Denied or NotFound, expected or not) it also checks, inside that
+// refused (Denied, NotFound or SessionEnded, expected or not) it also checks, inside that
 // transaction, that the call changed nothing: a digest of every row of
 // every table of the current schema that pool's role can read is taken
 // before and after the call, and must be equal. An error other than a
@@ -76,7 +82,7 @@ func CheckMatrix(t testing.TB, pool *pgxpool.Pool, call Call, cases ...Case) {
 		t.Fatal("sqlguardtest: CheckMatrix without cases")
 	}
 	for _, tc := range cases {
-		if tc.Want < Allowed || tc.Want > NotFound {
+		if tc.Want < Allowed || tc.Want > SessionEnded {
 			t.Fatalf("sqlguardtest: case %q: no expected outcome", tc.Name)
 		}
 		if err := runCase(t, pool, call, tc); err != nil {
@@ -132,6 +138,8 @@ func outcomeOf(err error) Outcome {
 		return Denied
 	case errors.Is(err, sqlguard.ErrNotFound):
 		return NotFound
+	case errors.Is(err, capability.ErrRevoked):
+		return SessionEnded
 	}
 	return 0
 }

@@ -113,3 +113,34 @@ func TestCheckMatrixFails(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckMatrixSessionEnded: a policy that requires a live session
+// answers SessionEnded for a capability whose session was revoked, and
+// Allowed for the same capability while it was live.
+func TestCheckMatrixSessionEnded(t *testing.T) {
+	db := sqlguardtest.NewDB(t, notesSchema+`
+CREATE TABLE sessions (id text PRIMARY KEY, revoked_at timestamptz);
+INSERT INTO sessions (id, revoked_at) VALUES ('live', NULL), ('ended', now());`)
+	roles := capability.MustChain("member", "moderator")
+	reg := sqlguard.MustNewRegistry(roles, capability.KindInt64)
+	if err := reg.Sessions(sqlguard.SessionTable{Table: "sessions", ID: "id", RevokedAt: "revoked_at", Required: true}); err != nil {
+		t.Fatal(err)
+	}
+	create := reg.MustInsert(sqlguard.Policy{Name: "notes.create", Table: "notes", Role: "member",
+		GroupColumn: "group_id", Columns: []string{"group_id", "body"}, SubjectColumn: "author"})
+	withSession := func(sid string) *capability.Capability {
+		c, err := capability.New(roles, capability.KindInt64, capability.Params{Subject: "alice", SessionID: sid,
+			IssuedAt: time.Now(), Expiry: time.Now().Add(time.Hour),
+			Grants: []capability.Grant{{Group: capability.Int64Group(1), Role: "member"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	sqlguardtest.CheckMatrix(t, db.Pool, create.Exec,
+		sqlguardtest.Case{Name: "live session", Cap: withSession("live"), Values: []any{int64(1), "x"}, Want: sqlguardtest.Allowed},
+		sqlguardtest.Case{Name: "live session, other group", Cap: withSession("live"), Values: []any{int64(2), "x"}, Want: sqlguardtest.Denied},
+		sqlguardtest.Case{Name: "ended session", Cap: withSession("ended"), Values: []any{int64(1), "x"}, Want: sqlguardtest.SessionEnded},
+		sqlguardtest.Case{Name: "no session id", Cap: withSession(""), Values: []any{int64(1), "x"}, Want: sqlguardtest.SessionEnded},
+	)
+}
