@@ -14,11 +14,12 @@
 //
 // NewDB gives a test a fresh database of its own with its schema, whose
 // Pool connects as an unprivileged role; CheckMatrix runs a permission
-// matrix on it, each case (Allowed, Denied, NotFound) in a transaction
-// that is rolled back, and checks that a refused call changed nothing;
-// Main, from TestMain, stops the throwaway PostgreSQL afterwards. The
-// quick-start test of keyhole's README (examples/quickstart) uses all
-// three.
+// matrix on it, each case (Allowed, Denied, NotFound, SessionEnded) in a
+// transaction that is rolled back, and checks that a refused call changed
+// nothing; Main, from TestMain, stops the throwaway PostgreSQL afterwards.
+// The quick-start test of keyhole's README (examples/quickstart) uses all
+// three, the forum example's tests use CheckMatrix and CheckLock, and
+// keyhole's own tests run on the same throwaway PostgreSQL.
 package sqlguardtest
 
 import (
