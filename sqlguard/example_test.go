@@ -103,7 +103,7 @@ func ExampleRegistry_Insert() {
 func ExampleRegistry_Insert_child() {
 	show(createPost.Bind(exampleCap(false), "First!", int64(7)))
 	// Output:
-	// INSERT INTO "posts" ("content", "thread_id", "author") SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM "threads" AS "p1" WHERE "p1"."id" = $2 AND (strpos($4::text, ',' || "p1"."group_id"::text || ',') > 0) FOR SHARE)
+	// INSERT INTO "posts" ("content", "thread_id", "author") SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM "threads" AS "p1" WHERE "p1"."id" = $2 AND (strpos($4::text, ',' || "p1"."group_id"::int8::text || ',') > 0) FOR SHARE)
 	// $1 = "First!"
 	// $2 = 7
 	// $3 = "alice"

@@ -99,7 +99,7 @@ func render(s sq.Sqlizer) frag {
 // With list (see listable), the group comparison is instead a search in
 // the groups' delimited text:
 //
-//	(strpos(?::text, ',' || col::text || ',') > 0 OR ?admin)
+//	(strpos(?::text, ',' || col::int8::text || ',') > 0 OR ?admin)
 type groupGuard struct {
 	col       string // quoted, qualified group column
 	arrayType string // int8[], uuid[] or text[]
@@ -132,7 +132,10 @@ func listable(arrayType string) bool { return arrayType == "int8[]" || arrayType
 func (g groupGuard) ToSql() (string, []any, error) {
 	var b buf
 	if g.list && listable(g.arrayType) {
-		b.s("(strpos(").slot(slot{kind: slotGroupsList, role: g.role}).s("::text, ',' || ", g.col, "::text || ',') > 0")
+		// col::int8::text (or ::uuid::text): the canonical text of the
+		// kind, and an error, not a text comparison, for a column of
+		// another type.
+		b.s("(strpos(").slot(slot{kind: slotGroupsList, role: g.role}).s("::text, ',' || ", g.col, "::", strings.TrimSuffix(g.arrayType, "[]"), "::text || ',') > 0")
 	} else {
 		b.s("(", g.col, " = ANY(").slot(slot{kind: slotGroups, role: g.role}).s("::", g.arrayType, ")")
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -243,5 +244,41 @@ func TestBoundRefusesTransaction(t *testing.T) {
 	}
 	if err := wl.Bind(w.Pool, alice).QueryRow(ctx, "select count(*) from threads").Scan(&n); err != nil || n != 2 {
 		t.Errorf("pool: %d, %v, want 2", n, err)
+	}
+}
+
+// TestWallKindMismatch: a capability whose group kind is not the wall's
+// sees nothing through the wall. Its groups setting has the other kind's
+// form (a text capability sets an array literal, "{"x,1,2,3,4,5,y"}",
+// which holds ",1," and ",2,"): Bind refuses the capability, and
+// WithCapability, which cannot tell, sets a value that the int8 wall reads
+// as no group at all. The same member of the same groups as an int8
+// capability sees its rows: the deny is not a broken path.
+func TestWallKindMismatch(t *testing.T) {
+	f := newWallForum(t)
+	w := newWallDB(t, f.reg)
+	wl, err := wall.New(f.reg, w.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	text, err := capability.New(wallRoles, capability.KindText, capability.Params{Subject: "mallory",
+		Expiry: time.Now().Add(time.Hour), Grants: []capability.Grant{{Group: capability.TextGroup("x,1,2,3,4,5,y"), Role: "moderator"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := wl.Bind(w.Pool, text).QueryRow(ctx, "select count(*) from threads").Scan(&n); err == nil {
+		t.Errorf("Bind with a text capability on an int8 wall: no error, %d threads", n)
+	}
+	err = wall.WithCapability(ctx, w.Pool, text, w.opts, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, "select count(*) from threads").Scan(&n)
+	})
+	if err != nil || n != 0 {
+		t.Errorf("WithCapability with a text capability: %d threads (%v), want 0", n, err)
+	}
+	member := wallCap(t, "alice", false, map[int64]string{1: "moderator", 2: "moderator"})
+	if err := wl.Bind(w.Pool, member).QueryRow(ctx, "select count(*) from threads").Scan(&n); err != nil || n != 4 {
+		t.Errorf("int8 capability of groups 1 and 2: %d threads (%v), want 4", n, err)
 	}
 }

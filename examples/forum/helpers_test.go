@@ -239,7 +239,7 @@ func applyWall(t testing.TB, db *testdb.DB) *wall.Options {
 			t.Errorf("drop the wall's roles: %v", err)
 		}
 	})
-	if _, err := db.Owner.Exec(ctx, script+authTableGrants(pgx.Identifier{login}.Sanitize(), pgx.Identifier{opts.AppRole()}.Sanitize())); err != nil {
+	if _, err := db.Owner.Exec(ctx, script+authTableSecurity(pgx.Identifier{login}.Sanitize(), opts)); err != nil {
 		t.Fatalf("apply the wall: %v", err)
 	}
 	return &opts

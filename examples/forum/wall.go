@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,7 +53,7 @@ ALTER ROLE ` + login + ` LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOCREATEDB P
 DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO ` + appLogin + `', current_database()); END $$;
 GRANT USAGE ON SCHEMA public TO ` + login + `;
 ` + script + `
-` + authTableGrants(login, pgx.Identifier{wallOptions.AppRole()}.Sanitize())
+` + authTableSecurity(login, wallOptions)
 	if _, err := owner.Exec(ctx, setup); err != nil {
 		return nil, fmt.Errorf("forum: the second wall: %w", err)
 	}
@@ -62,23 +63,53 @@ GRANT USAGE ON SCHEMA public TO ` + login + `;
 	return app, nil
 }
 
-// authTableGrants are the privileges on the tables of the auth side
-// (users, memberships, sessions), of login (the app's login role, which
-// the development login uses directly) and of role (the wall's role, which
-// every statement through wall.Bind runs as). These tables hold no group,
-// so the wall generates no group policy for them; the forum's policies on
-// them are AdminOnly or the caller's own session, decided in their
-// statements. The wall enables row-level security on sessions (for the
-// unguarded sessions.logout) without an INSERT policy: the login, the one
-// writer of new sessions, gets its own.
-func authTableGrants(login, role string) string {
+// authTableSecurity is the security of the tables of the auth side
+// (users, memberships, sessions) for login (the app's login role, which
+// the development login and the revocation checker use directly) and for
+// the wall's role (which every statement through wall.Bind runs as).
+//
+// These tables hold no group, so the wall generates no group policy for
+// them: the forum's policies on them are AdminOnly (remove a member, sign
+// a user out everywhere) or the caller's own session (logout), decided by
+// their statements. The forum adds the same rules as row-level security,
+// so that a statement that forgot its guard, run through the wall, still
+// reads only the caller's own rows of these tables, changes them only as
+// the admin (the settings' admin flag) or, for the caller's own session,
+// only to end it: it cannot un-revoke a session, move anyone's cut-off or
+// remove a membership. The wall makes sessions' row-level security
+// permissive for its unguarded sessions.logout; the forum's rule there is
+// RESTRICTIVE, so both must hold, for the statements that run as the
+// wall's role.
+func authTableSecurity(login string, o wall.Options) string {
+	role := pgx.Identifier{o.AppRole()}.Sanitize()
+	lit := func(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+	subject := "current_setting(" + lit(o.SubjectSetting()) + ", true)"
+	admin := "COALESCE(NULLIF(current_setting(" + lit(o.AdminSetting()) + ", true), '')::boolean, false)"
+	// A policy TO the wall's role applies to its members too, the login
+	// role among them: the restrictive rule binds only statements that
+	// run as the wall's role (through wall.Bind), not the login's own.
+	viaWall := "current_user <> " + lit(o.AppRole())
+	policy := func(name, table, rest string) string {
+		return "DROP POLICY IF EXISTS " + name + " ON " + table + ";\nCREATE POLICY " + name + " ON " + table + " " + rest + ";\n"
+	}
 	return `GRANT SELECT ON TABLE users, memberships, sessions TO ` + login + `;
 GRANT INSERT ON TABLE sessions TO ` + login + `;
-DROP POLICY IF EXISTS forum_login ON sessions;
-CREATE POLICY forum_login ON sessions FOR INSERT TO ` + login + ` WITH CHECK (TRUE);
 GRANT SELECT ON TABLE users, memberships, sessions TO ` + role + `;
 GRANT UPDATE (revoked_at) ON TABLE sessions TO ` + role + `;
 GRANT UPDATE (valid_after) ON TABLE users TO ` + role + `;
 GRANT DELETE ON TABLE memberships TO ` + role + `;
-`
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+ALTER TABLE memberships ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sessions ENABLE ROW LEVEL SECURITY;
+` + policy("forum_login_read", "users", "FOR SELECT TO "+login+" USING (TRUE)") +
+		policy("forum_login_read", "memberships", "FOR SELECT TO "+login+" USING (TRUE)") +
+		policy("forum_login_read", "sessions", "FOR SELECT TO "+login+" USING (TRUE)") +
+		policy("forum_login", "sessions", "FOR INSERT TO "+login+" WITH CHECK (revoked_at IS NULL)") +
+		policy("forum_own", "users", "FOR SELECT TO "+role+" USING (name = "+subject+" OR "+admin+")") +
+		policy("forum_cutoff", "users", "FOR UPDATE TO "+role+" USING ("+admin+") WITH CHECK ("+admin+")") +
+		policy("forum_own", "memberships", "FOR SELECT TO "+role+" USING (user_name = "+subject+" OR "+admin+")") +
+		policy("forum_remove", "memberships", "FOR DELETE TO "+role+" USING ("+admin+")") +
+		policy("forum_own", "sessions", "AS RESTRICTIVE FOR ALL TO "+role+
+			" USING ("+viaWall+" OR user_name = "+subject+" OR "+admin+")"+
+			" WITH CHECK ("+viaWall+" OR ((user_name = "+subject+" OR "+admin+") AND revoked_at IS NOT NULL))")
 }

@@ -31,8 +31,9 @@ type Batcher interface {
 type Wall struct {
 	opts  Options
 	roles *capability.Roles
-	names []string // the registry's role names, in the order of set
-	set   string   // the set_config statement, see New
+	kind  capability.GroupKind // the registry's: the form of the groups settings
+	names []string             // the registry's role names, in the order of set
+	set   string               // the set_config statement, see New
 }
 
 // New returns the run-time wall of r's second wall (Script with the same
@@ -47,7 +48,7 @@ func New(r *sqlguard.Registry, opts Options) (*Wall, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	w := &Wall{opts: opts, roles: r.Roles(), names: r.Roles().Names()}
+	w := &Wall{opts: opts, roles: r.Roles(), kind: r.GroupKind(), names: r.Roles().Names()}
 	// The lengths' sum is the statement's one value: every set_config is
 	// evaluated, and the values (1,000 groups are about 5 kB) are not
 	// sent back.
@@ -140,6 +141,11 @@ func (b Bound) send(ctx context.Context, sql string, args []any) (pgx.BatchResul
 	c := b.c
 	if c != nil && c.Roles() != b.w.roles && !c.Roles().Equal(b.w.roles) {
 		return nil, fmt.Errorf("wall: Bound: the capability's role hierarchy %v is not the registry's %v", c.Roles(), b.w.roles)
+	}
+	if c != nil && c.GroupKind() != b.w.kind {
+		// The settings' form follows the kind: a text capability's array
+		// literal must never be read by an int8 or uuid wall.
+		return nil, fmt.Errorf("wall: Bound: the capability's group kind %v is not the registry's %v", c.GroupKind(), b.w.kind)
 	}
 	set := make([]any, 2+len(b.w.names))
 	set[0] = strconv.FormatBool(c.Admin())

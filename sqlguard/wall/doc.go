@@ -50,7 +50,7 @@
 // scalar subquery, which PostgreSQL evaluates once per statement (an
 // InitPlan), not once per row,
 //
-//	strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "t"."group_id"::text || ',') > 0
+//	strpos((SELECT CASE WHEN left(s, 1) = ',' THEN s ELSE ',' END FROM (SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',') AS s) AS keyhole_setting), ',' || "t"."group_id"::int8::text || ',') > 0
 //	"t"."group_id" = ANY((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), '{}')::text[])::text[])
 //
 // (the first for int8 and uuid ids: the text is searched, never parsed,

@@ -60,11 +60,11 @@ func ExampleScript() {
 	// DROP POLICY IF EXISTS "keyhole_update" ON "threads";
 	// DROP POLICY IF EXISTS "keyhole_delete" ON "threads";
 	// CREATE POLICY "keyhole_select" ON "threads" FOR SELECT USING (
-	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	//     (strpos((SELECT CASE WHEN left(s, 1) = ',' THEN s ELSE ',' END FROM (SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',') AS s) AS keyhole_setting), ',' || "threads"."group_id"::int8::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
 	// CREATE POLICY "keyhole_insert" ON "threads" FOR INSERT WITH CHECK (
-	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0));
+	//     (strpos((SELECT CASE WHEN left(s, 1) = ',' THEN s ELSE ',' END FROM (SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',') AS s) AS keyhole_setting), ',' || "threads"."group_id"::int8::text || ',') > 0));
 	// CREATE POLICY "keyhole_delete" ON "threads" FOR DELETE USING (
-	//     (strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), ',')), ',' || "threads"."group_id"::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
+	//     (strpos((SELECT CASE WHEN left(s, 1) = ',' THEN s ELSE ',' END FROM (SELECT COALESCE(NULLIF(current_setting('keyhole.groups_moderator', true), ''), ',') AS s) AS keyhole_setting), ',' || "threads"."group_id"::int8::text || ',') > 0 OR (SELECT COALESCE(NULLIF(current_setting('keyhole.admin', true), '')::boolean, false))));
 }
 
 // inTransaction stands for a pgx.Tx in ExampleWall_Bind: Bind refuses

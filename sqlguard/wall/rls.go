@@ -114,7 +114,7 @@ func (w *wall) grant(pgRole, table string) *tableGrant {
 // Groups of kind int8 and uuid are set as text delimited by commas
 // (sqlguard.GroupsList, ",1,2,3,") and compared with
 //
-//	strpos((SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',')), ',' || "t"."group_id"::text || ',') > 0
+//	strpos((SELECT CASE WHEN left(s, 1) = ',' THEN s ELSE ',' END FROM (SELECT COALESCE(NULLIF(current_setting('keyhole.groups_member', true), ''), ',') AS s) AS keyhole_setting), ',' || "t"."group_id"::int8::text || ',') > 0
 //
 // (the ids' text forms hold no comma and are canonical on both sides, so
 // ",id," occurs exactly when id is one of the groups), and text ids as an
@@ -133,9 +133,18 @@ func (w *wall) grant(pgRole, table string) *tableGrant {
 // condition, so a raw statement that forgot its guard scans instead of
 // using an index on the group column (a guarded one still has the
 // guard's own comparison, which is).
+//
+// A delimited setting must start with a comma: any other value (the array
+// literal that a capability of kind text sets, "{...}", or a value set by
+// hand) reads as no group at all, so that a setting of the wrong form
+// fails closed instead of being searched. And the column's text is its
+// canonical text as the wall's kind ("col"::int8::text): a group column of
+// another type fails at the first statement instead of being compared as
+// text.
 func (w *wall) groupsExpr(role string) string {
 	if w.list() {
-		return "(SELECT COALESCE(NULLIF(current_setting(" + lit(w.o.GroupsSetting(role)) + ", true), ''), ','))"
+		return "(SELECT CASE WHEN left(s, 1) = ',' THEN s ELSE ',' END FROM (SELECT COALESCE(NULLIF(current_setting(" +
+			lit(w.o.GroupsSetting(role)) + ", true), ''), ',') AS s) AS keyhole_setting)"
 	}
 	return "(SELECT COALESCE(NULLIF(current_setting(" + lit(w.o.GroupsSetting(role)) + ", true), ''), '{}')::" + w.arrayType + ")"
 }
@@ -147,7 +156,7 @@ func (w *wall) list() bool { return w.arrayType != "text[]" }
 // with the capability's groups for role.
 func (w *wall) inGroups(col, role string) string {
 	if w.list() {
-		return "strpos(" + w.groupsExpr(role) + ", ',' || " + col + "::text || ',') > 0"
+		return "strpos(" + w.groupsExpr(role) + ", ',' || " + col + "::" + strings.TrimSuffix(w.arrayType, "[]") + "::text || ',') > 0"
 	}
 	// The outer cast is a no-op that makes the subquery an expression
 	// (not ANY (subquery)); the parse of the array stays in the InitPlan.
