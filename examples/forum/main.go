@@ -178,6 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(slog.NewTextHandler(stderr, nil).WithGroup("http"), slog.LevelWarn),
 	}
+	a.pluginBase = "http://" + ln.Addr().String() // the digest plugin calls the forum here
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	banner(stdout, "http://"+ln.Addr().String(), *onNetwork && !laddr.IP.IsLoopback())

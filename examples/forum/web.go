@@ -44,6 +44,7 @@ type view struct {
 	Posts   []post
 	Older   int64    // before cursor of the next page, 0 when none
 	Members []member // an admin's view of the memberships
+	Plugins []pluginView
 	Status  int
 	Message string
 	Detail  string
@@ -100,9 +101,12 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	v.Message, v.Detail = ep.message, ep.detail
 	var de *sqlguard.DeniedError
 	var ce *middleware.ClientError
+	var dr *digestRefused
 	switch {
 	case errors.As(err, &ce) && ce.Detail != "":
 		v.Detail = ce.Detail // written for the client: which field, what was expected
+	case errors.As(err, &dr):
+		v.Detail = "The forum refused the digest plugin's request " + dr.Method + " " + dr.Path + ". " + ep.detail
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
 		v.Detail = "PostgreSQL refused the statement: needs " + a.needText(r, de.Need) + " (policy " + de.Policy + ")."
@@ -221,6 +225,7 @@ func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Groups = gs
+		v.Plugins = a.pluginViews()
 		if c.Admin() { // what the page shows; members.list is admin-only in SQL
 			if v.Members, err = a.listMembers(r.Context(), c); err != nil {
 				a.webError(w, r, err)
