@@ -6,7 +6,9 @@
 // It starts an embedded PostgreSQL (or uses -database / DATABASE_URL),
 // migrates and seeds demo data, and serves a JSON API under /api/, a small
 // web page at /, a development login at POST /login and the login's keys
-// at /.well-known/jwks.json, on 127.0.0.1:8080.
+// at /.well-known/jwks.json, on 127.0.0.1:8080; a token exchange (RFC 8693)
+// at POST /oauth/token for its plugin, the digest (plugins.go), whose routes
+// are under /plugin-api/.
 //
 // The login has NO PASSWORDS: it is for development only.
 //
