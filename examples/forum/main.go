@@ -28,7 +28,7 @@
 //	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL);
 //	                  its role migrates, seeds and sets up the second wall, so it
 //	                  must own the tables and be allowed to create roles
-//	-audit            print the audit report of the forum's policies and exit
+//	-audit            print the audit report of the forum's policies and plugins and exit
 //
 // The requests run as the login role forum_app (created at start, with a
 // fresh random password), which may only switch to the second wall's role

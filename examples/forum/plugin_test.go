@@ -81,17 +81,20 @@ func (f *forum) pluginVerifier() *token.Verifier {
 	return v
 }
 
-// recordPluginTokens makes the digest plugin record every token it is
-// given.
-func (f *forum) recordPluginTokens() func() []string {
+// newPluginForum is a forum whose digest plugin records every token it is
+// given; given returns them.
+func newPluginForum(t *testing.T) (f *forum, given func() []string) {
+	t.Helper()
 	var mu sync.Mutex
 	var got []string
-	f.app.digest.given = func(tok string) {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, tok)
-	}
-	return func() []string {
+	f = newForumWith(t, forumOptions{app: func(a *app) {
+		a.digest.given = func(tok string) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, tok)
+		}
+	}})
+	return f, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]string(nil), got...)
@@ -102,8 +105,7 @@ func (f *forum) recordPluginTokens() func() []string {
 // posts the summary with a token of its own (audience forum-digest,
 // member only, short-lived, in the user's session), never the user's.
 func TestPluginDigest(t *testing.T) {
-	f := newForum(t)
-	given := f.recordPluginTokens()
+	f, given := newPluginForum(t)
 	welcome := f.id("select id from threads where title = 'Welcome to the forum'")
 	alice := f.token("alice")
 
@@ -174,8 +176,7 @@ func TestPluginDigest(t *testing.T) {
 // TestPluginDigestRefused: the digest into a thread of a group the user
 // is not in, or by a user who holds no member role, changes nothing.
 func TestPluginDigestRefused(t *testing.T) {
-	f := newForum(t)
-	given := f.recordPluginTokens()
+	f, given := newPluginForum(t)
 	golang := f.id("select id from threads where group_id = 2 order by id limit 1")
 	before := f.fingerprint()
 	// alice is in group 1 only: the plugin reads group 1, its post into
