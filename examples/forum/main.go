@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	data := fs.String("data", "", "data `directory` of the embedded PostgreSQL, kept between runs\n(default: a temporary directory, removed at exit)")
 	dbURL := fs.String("database", "", "libpq `URL` of an existing PostgreSQL database to use instead of\nthe embedded one (default $DATABASE_URL)")
-	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and exit")
+	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and plugins and exit")
 	onNetwork := fs.Bool("insecure-dev-login-on-network", false, "listen on -addr even when it is not a loopback address: the login has\nno passwords, ANYONE WHO CAN REACH THE ADDRESS CAN ACT AS ANY DEMO USER")
 	var allowedHosts []string
 	fs.Func("allowed-host", "also answer requests for Host `NAME[:PORT]` (repeatable); by default only\nlocalhost, 127.0.0.1, [::1] and the -addr host, at the listen port", func(s string) error {

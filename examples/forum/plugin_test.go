@@ -191,9 +191,18 @@ func TestPluginDigestRefused(t *testing.T) {
 		t.Errorf("digest of another group: got %d, want 404", status)
 	}
 	// carol is an admin in no group: nothing to exchange for a member-only plugin.
-	status, _, _ = f.form("/groups/1/digest", f.token("carol"), url.Values{"thread_id": {"1"}})
-	if status != http.StatusForbidden {
-		t.Errorf("digest by an admin in no group: got %d, want 403", status)
+	status, _, body = f.form("/groups/1/digest", f.token("carol"), url.Values{"thread_id": {"1"}})
+	if status != http.StatusForbidden || !strings.Contains(body, "approved roles") {
+		t.Errorf("digest by an admin in no group: got %d, want 403 saying why\n%s", status, body)
+	}
+	// alice logs out: her cookie's token is not exchanged; back to the login.
+	alice := f.token("alice")
+	if got, body := f.do("POST", "/logout", alice, ""); got != http.StatusNoContent {
+		t.Fatalf("logout: got %d %s", got, body)
+	}
+	status, loc, _ := f.form("/groups/1/digest", alice, url.Values{"thread_id": {"1"}})
+	if status != http.StatusSeeOther || loc != "/" {
+		t.Errorf("digest after logout: got %d to %q, want 303 to /", status, loc)
 	}
 	if got := f.fingerprint(); got != before {
 		t.Error("a refused digest changed the database")

@@ -258,8 +258,9 @@ type liveVerifier struct {
 	rev *sqlguard.Revocations
 }
 
-// errSessionEnded refuses the token of an ended session: invalid_grant.
-var errSessionEnded = fmt.Errorf("forum: session ended: %w", token.ErrInvalidToken)
+// errSessionEnded refuses the token of an ended session: invalid_grant for
+// the exchange, back to the login for the page (capability.ErrRevoked).
+var errSessionEnded = fmt.Errorf("forum: %w: %w", capability.ErrRevoked, token.ErrInvalidToken)
 
 // Audience is the verifier's audience: NewTokenExchange refuses to declare
 // it as a plugin's.
@@ -329,13 +330,17 @@ func (a *app) webDigest(r *http.Request, id int64) (string, error) {
 	return pathTo("/threads/", threadID) + "#post-" + strconv.FormatInt(p.ID, 10), nil
 }
 
+// pluginAccessDenied is the detail of an exchange refused for want of a
+// role the plugin may use.
+const pluginAccessDenied = "The plugin may act only within its approved roles, and you hold none of them in any group."
+
 // classifyPlugin answers the errors of a plugin run: an exchange refusal
 // with its status (403 when the user holds no role the plugin may use),
 // a refused plugin request with the forum's answer to it.
 func classifyPlugin(err error) (status int, detail string, ok bool) {
 	var xe *tokenserver.ExchangeError
 	if errors.As(err, &xe) && xe.Code == tokenserver.ExchangeAccessDenied {
-		return http.StatusForbidden, "The plugin may act only within its approved roles, and you hold none of them in any group.", true
+		return http.StatusForbidden, pluginAccessDenied, true
 	}
 	var dr *digestRefused
 	if errors.As(err, &dr) && dr.Status >= 400 && dr.Status <= 599 {

@@ -13,6 +13,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 // The web page: server-rendered html/template, no build step, no script.
@@ -102,11 +103,14 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	var de *sqlguard.DeniedError
 	var ce *middleware.ClientError
 	var dr *digestRefused
+	var xe *tokenserver.ExchangeError
 	switch {
 	case errors.As(err, &ce) && ce.Detail != "":
 		v.Detail = ce.Detail // written for the client: which field, what was expected
 	case errors.As(err, &dr):
 		v.Detail = "The forum refused the digest plugin's request " + dr.Method + " " + dr.Path + ". " + ep.detail
+	case errors.As(err, &xe) && xe.Code == tokenserver.ExchangeAccessDenied:
+		v.Detail = pluginAccessDenied
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
 		v.Detail = "PostgreSQL refused the statement: needs " + a.needText(r, de.Need) + " (policy " + de.Policy + ")."
