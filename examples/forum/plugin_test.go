@@ -13,8 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/capability/token"
+	"github.com/keyhole-go/keyhole/internal/testdb"
 	"github.com/keyhole-go/keyhole/sqlguard"
 	"github.com/keyhole-go/keyhole/tokenserver"
 )
@@ -374,5 +378,128 @@ func TestPluginAdmin(t *testing.T) {
 	}
 	if got, _ := f.do("GET", "/plugin-api/groups/2/threads", ptok, ""); got != http.StatusOK {
 		t.Errorf("admin's plugin reads group 2 (member): got %d, want 200", got)
+	}
+}
+
+// sqlRecorder records the text of every statement through a pool, those
+// of a batch included (behind the second wall a statement travels in a
+// batch after its settings).
+type sqlRecorder struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (c *sqlRecorder) add(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sql = append(c.sql, s)
+}
+
+// take returns the recorded statements and forgets them.
+func (c *sqlRecorder) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sql
+	c.sql = nil
+	return s
+}
+
+func (c *sqlRecorder) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.add(d.SQL)
+	return ctx
+}
+
+func (c *sqlRecorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *sqlRecorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+
+func (c *sqlRecorder) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	c.add(d.SQL)
+}
+
+func (c *sqlRecorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// TestPluginRoutesRunTheirPolicies: each plugin route runs only the
+// policies plugins.lock lists for it: every statement it sends is the text
+// of one of its declared policies (the second wall's settings aside).
+func TestPluginRoutesRunTheirPolicies(t *testing.T) {
+	var rec sqlRecorder
+	f := newForumWith(t, forumOptions{pool: func(db *testdb.DB) *pgxpool.Pool {
+		cfg, err := pgxpool.ParseConfig(db.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.ConnConfig.Tracer = &rec
+		sqlguard.ConfigurePool(cfg)
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		return pool
+	}})
+	_, ptok, code := f.exchange(f.token("bob"), digestAudience)
+	if ptok == "" {
+		t.Fatalf("exchange: %s", code)
+	}
+	c, err := f.pluginVerifier().Verify(context.Background(), ptok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The text of each policy for the plugin's capability (the values do
+	// not change the text).
+	p := f.app.pol
+	binds := map[string]func() (string, []any, error){
+		"groups.get":   func() (string, []any, error) { return p.groupGet.Bind(c, int64(1)) },
+		"threads.list": func() (string, []any, error) { return p.threadsList.Bind(c, int64(1), int64(1), 20) },
+		"threads.get":  func() (string, []any, error) { return p.threadGet.Bind(c, int64(1)) },
+		"posts.list":   func() (string, []any, error) { return p.postsList.Bind(c, int64(1), int64(1), 20) },
+		"posts.create": func() (string, []any, error) { return p.postCreate.Bind(c, int64(1), "x") },
+	}
+	empty := f.newThread(1, "empty")
+	requests := map[string][]struct{ method, path, body string }{
+		"GET " + pluginAPI + "groups/{id}/threads": {{"GET", "/plugin-api/groups/1/threads", ""},
+			{"GET", "/plugin-api/groups/1/threads?before=1", ""}, {"GET", "/plugin-api/groups/3/threads", ""}},
+		"GET " + pluginAPI + "threads/{id}/posts": {{"GET", "/plugin-api/threads/1/posts", ""},
+			{"GET", "/plugin-api/threads/" + strconv.FormatInt(empty, 10) + "/posts", ""}},
+		"POST " + pluginAPI + "threads/{id}/posts": {{"POST", "/plugin-api/threads/1/posts", `{"content":"x"}`}},
+	}
+	for _, pl := range forumPlugins {
+		for _, r := range pl.Routes {
+			allowed := map[string]string{}
+			for _, name := range r.Policies {
+				bind, ok := binds[name]
+				if !ok {
+					t.Fatalf("route %s: no test binding of policy %s", r.Pattern, name)
+				}
+				sql, _, err := bind()
+				if err != nil {
+					t.Fatal(err)
+				}
+				allowed[sql] = name
+			}
+			if len(requests[r.Pattern]) == 0 {
+				t.Fatalf("route %s: no test request", r.Pattern)
+			}
+			rec.take()
+			for _, req := range requests[r.Pattern] {
+				f.do(req.method, req.path, ptok, req.body)
+			}
+			ran := 0
+			for _, sql := range rec.take() {
+				if strings.Contains(sql, "set_config('role'") {
+					continue // the second wall's settings
+				}
+				ran++
+				if _, ok := allowed[sql]; !ok {
+					t.Errorf("route %s ran a statement of none of its policies %v:\n%.300s", r.Pattern, r.Policies, sql)
+				}
+			}
+			if ran == 0 {
+				t.Errorf("route %s ran no statement", r.Pattern)
+			}
+		}
 	}
 }
