@@ -97,6 +97,17 @@ type app struct {
 	now    func() time.Time
 	ttl    time.Duration
 
+	// The plugins (plugins.go): the token exchange, one Auth per plugin
+	// audience (its routes only), the digest plugin and where it calls the
+	// forum.
+	exchange   *tokenserver.TokenExchange
+	pluginAuth map[string]*middleware.Auth
+	digest     *digestPlugin
+	// pluginBase is the forum's base URL as the plugins call it: http://
+	// and the listening address, set once the listener is open (before
+	// serving). Empty: the page cannot run a plugin.
+	pluginBase string
+
 	// createPost inserts a post: the guarded policy. The benchmark swaps
 	// in a plain insert to measure what the guard costs.
 	createPost func(ctx context.Context, c *capability.Capability, threadID int64, content string) (post, error)
@@ -160,6 +171,9 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.setupPlugins(ctx, key); err != nil {
+		return nil, err
+	}
 	if a.hosts, err = newHostGuard(cfg.Listen, cfg.AllowedHosts); err != nil {
 		return nil, err
 	}
@@ -205,7 +219,7 @@ func newApp(ctx context.Context, cfg config) (*app, error) {
 // 503 when the database is unavailable, a denial's need as the detail), in
 // one line, and the forum's own errors. A 503 says when to try again.
 var errorWriter = middleware.ErrorWriter{
-	Classifiers: []middleware.Classifier{sqlguard.Classify, classifyForum},
+	Classifiers: []middleware.Classifier{sqlguard.Classify, classifyForum, classifyPlugin},
 	RetryAfter:  time.Second,
 }
 
@@ -230,6 +244,9 @@ func (a *app) handler() http.Handler {
 	mux.HandleFunc("POST /login", a.login)
 	mux.Handle("POST /logout", a.webAuth.Optional(http.HandlerFunc(a.logout)))
 	mux.Handle("/.well-known/jwks.json", tokenserver.JWKSHandler(a.issuer))
+	// The token exchange (RFC 8693) and the plugins' own API routes, each
+	// for its plugin's audience only (plugins.go).
+	a.pluginRoutes(mux)
 
 	// The JSON API: every route needs a valid token.
 	api := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, a.apiAuth.Handler(h)) }
@@ -264,6 +281,7 @@ func (a *app) handler() http.Handler {
 	web("POST /posts/{id}/delete", a.webForm(a.webDeletePost))
 	web("POST /groups/{id}/members/remove", a.webForm(a.webRemoveMember))
 	web("POST /users/signout", a.webSignOut)
+	web("POST /groups/{id}/digest", a.webForm(a.webDigest))
 
 	// RequestIDs, outermost: every answer carries X-Request-Id, and every
 	// log record of the request (Auth's refusals, logFailure, a panic) its

@@ -33,6 +33,7 @@ func TestBrowser(t *testing.T) {
 		{"SessionExpired", browserSessionExpired},
 		{"UnknownPage", browserUnknownPage},
 		{"DNSRebinding", browserDNSRebinding},
+		{"Digest", browserDigest},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
@@ -373,4 +374,22 @@ func browserDNSRebinding(t *testing.T, tb *tab) {
 		t.Errorf("the forum as %s: status %d, want 421", rebindHost, st)
 	}
 	tb.see("Wrong address.")
+}
+
+// browserDigest: alice sees the plugins and what they may do, and runs the
+// digest plugin for general into a thread; the summary appears there,
+// posted in her name with the plugin's own token.
+func browserDigest(t *testing.T, tb *tab) {
+	welcome := tb.f.id("select id from threads where title = 'Welcome to the forum'")
+	tb.login("alice")
+	tb.see("Plugins", "forum-digest", "roles: member", "posts.create")
+	tb.click("open general", `a[href="/groups/1"]`)
+	tb.do("choose the thread", chromedp.SetValue(chromedp.CSS(`form[action="/groups/1/digest"] select`), fmt.Sprint(welcome), chromedp.NodeReady))
+	if st := tb.click("run the digest", `form[action="/groups/1/digest"] button`); st != 200 {
+		t.Fatalf("run the digest: status %d", st)
+	}
+	if got, want := tb.path(), fmt.Sprintf("/threads/%d", welcome); !strings.HasPrefix(got, want) {
+		t.Errorf("after the digest: on %s, want %s", got, want)
+	}
+	tb.see("Digest of the 2 most recent threads", "Where do I find the JWKS? (1 posts, latest by alice)")
 }

@@ -76,7 +76,9 @@ func newForumWith(t testing.TB, o forumOptions) *forum {
 	if o.app != nil {
 		o.app(a)
 	}
-	srv := httptest.NewServer(a.handler())
+	srv := httptest.NewUnstartedServer(a.handler())
+	a.pluginBase = "http://" + srv.Listener.Addr().String() // before serving: the digest plugin calls the forum here
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &forum{t: t, db: db, app: a, srv: srv, key: key, tokens: map[string]string{}}
 }

@@ -50,6 +50,9 @@ func TestAuditFlag(t *testing.T) {
 			t.Errorf("-audit output misses %s:\n%s", p.Name, out.String())
 		}
 	}
+	if !bytes.Contains(out.Bytes(), []byte("\nPLUGINS: 1 ")) || !bytes.Contains(out.Bytes(), []byte("forum-digest  roles=member  ttl=2m0s")) {
+		t.Errorf("-audit output misses the plugins:\n%s", out.String())
+	}
 	if len(reg.Policies()) != 17 {
 		t.Errorf("%d policies, want 17", len(reg.Policies()))
 	}

@@ -25,6 +25,7 @@ var update = flag.Bool("update", false, "rewrite keyhole.lock from the declared 
 func TestLock(t *testing.T) {
 	reg, _ := newPolicies()
 	sqlguardtest.CheckLock(t, reg, "keyhole.lock", *update)
+	checkPluginLock(t, "plugins.lock", forumPlugins, *update)
 }
 
 // TestApproveLock: the embedded lock approves every declared policy, so

@@ -6,7 +6,9 @@
 // It starts an embedded PostgreSQL (or uses -database / DATABASE_URL),
 // migrates and seeds demo data, and serves a JSON API under /api/, a small
 // web page at /, a development login at POST /login and the login's keys
-// at /.well-known/jwks.json, on 127.0.0.1:8080.
+// at /.well-known/jwks.json, on 127.0.0.1:8080; a token exchange (RFC 8693)
+// at POST /oauth/token for its plugin, the digest (plugins.go), whose routes
+// are under /plugin-api/.
 //
 // The login has NO PASSWORDS: it is for development only.
 //
@@ -26,7 +28,7 @@
 //	-database URL     an existing PostgreSQL database instead (default $DATABASE_URL);
 //	                  its role migrates, seeds and sets up the second wall, so it
 //	                  must own the tables and be allowed to create roles
-//	-audit            print the audit report of the forum's policies and exit
+//	-audit            print the audit report of the forum's policies and plugins and exit
 //
 // The requests run as the login role forum_app (created at start, with a
 // fresh random password), which may only switch to the second wall's role
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	data := fs.String("data", "", "data `directory` of the embedded PostgreSQL, kept between runs\n(default: a temporary directory, removed at exit)")
 	dbURL := fs.String("database", "", "libpq `URL` of an existing PostgreSQL database to use instead of\nthe embedded one (default $DATABASE_URL)")
-	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and exit")
+	audit := fs.Bool("audit", false, "print the audit report of the forum's policies and plugins and exit")
 	onNetwork := fs.Bool("insecure-dev-login-on-network", false, "listen on -addr even when it is not a loopback address: the login has\nno passwords, ANYONE WHO CAN REACH THE ADDRESS CAN ACT AS ANY DEMO USER")
 	var allowedHosts []string
 	fs.Func("allowed-host", "also answer requests for Host `NAME[:PORT]` (repeatable); by default only\nlocalhost, 127.0.0.1, [::1] and the -addr host, at the listen port", func(s string) error {
@@ -178,6 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(slog.NewTextHandler(stderr, nil).WithGroup("http"), slog.LevelWarn),
 	}
+	a.pluginBase = "http://" + ln.Addr().String() // the digest plugin calls the forum here
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	banner(stdout, "http://"+ln.Addr().String(), *onNetwork && !laddr.IP.IsLoopback())

@@ -13,6 +13,7 @@ import (
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/middleware"
 	"github.com/keyhole-go/keyhole/sqlguard"
+	"github.com/keyhole-go/keyhole/tokenserver"
 )
 
 // The web page: server-rendered html/template, no build step, no script.
@@ -44,6 +45,7 @@ type view struct {
 	Posts   []post
 	Older   int64    // before cursor of the next page, 0 when none
 	Members []member // an admin's view of the memberships
+	Plugins []pluginView
 	Status  int
 	Message string
 	Detail  string
@@ -100,9 +102,15 @@ func (a *app) webError(w http.ResponseWriter, r *http.Request, err error) {
 	v.Message, v.Detail = ep.message, ep.detail
 	var de *sqlguard.DeniedError
 	var ce *middleware.ClientError
+	var dr *digestRefused
+	var xe *tokenserver.ExchangeError
 	switch {
 	case errors.As(err, &ce) && ce.Detail != "":
 		v.Detail = ce.Detail // written for the client: which field, what was expected
+	case errors.As(err, &dr):
+		v.Detail = "The forum refused the digest plugin's request " + dr.Method + " " + dr.Path + ". " + ep.detail
+	case errors.As(err, &xe) && xe.Code == tokenserver.ExchangeAccessDenied:
+		v.Detail = pluginAccessDenied
 	case v.Status != http.StatusForbidden:
 	case errors.As(err, &de):
 		v.Detail = "PostgreSQL refused the statement: needs " + a.needText(r, de.Need) + " (policy " + de.Policy + ")."
@@ -221,6 +229,7 @@ func (a *app) webHome(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Groups = gs
+		v.Plugins = a.pluginViews()
 		if c.Admin() { // what the page shows; members.list is admin-only in SQL
 			if v.Members, err = a.listMembers(r.Context(), c); err != nil {
 				a.webError(w, r, err)
