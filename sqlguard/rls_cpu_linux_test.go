@@ -24,7 +24,8 @@ import (
 // CPU time is steadier than wall time. Each variant runs b.N times per
 // round, the variants in turn, for 11 rounds; it reports the medians:
 //
-//   - sel1: "select 1", the round trip's floor;
+//   - sel1: "select 1", the round trip's floor (pgx sends an Exec
+//     without arguments as a simple query: parsed and planned each time);
 //   - plain, guarded: BenchmarkWallInsert's thread inserts, no wall;
 //   - bound-sel1: "select 1" through wall.Wall.Bind (the set_config
 //     statement's cost);
@@ -33,7 +34,9 @@ import (
 //   - list-hand, list-bound: BenchmarkWallList's page, by hand without
 //     the wall and guarded through Bind (10,000 threads, groups 1..n).
 //
-//     go test ./sqlguard -run '^$' -bench BenchmarkWallCPU -benchtime 200x
+// Run it with a fixed count of iterations:
+//
+//	go test ./sqlguard -run '^$' -bench BenchmarkWallCPU -benchtime 200x
 func BenchmarkWallCPU(b *testing.B) {
 	f := newBenchWall(b)
 	ctx := b.Context()
