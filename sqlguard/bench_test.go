@@ -38,9 +38,8 @@ func benchPolicies(b testing.TB) (thread, post, postShare *sqlguard.Write) {
 // BenchmarkInsert compares, in one run, an unguarded insert (plain), the
 // guarded direct insert (guarded), and the child insert whose group comes
 // from the parent (child; plainchild is its unguarded counterpart,
-// childshare takes FOR SHARE on the parent, childbinary binds the array as
-// a []int64 that pgx encodes per call instead of the memoized binary form), each
-// with b.RunParallel over the test pool.
+// childshare takes FOR SHARE on the parent), each with b.RunParallel over
+// the test pool.
 //
 //	go test ./sqlguard -run '^$' -bench BenchmarkInsert -count 5
 func BenchmarkInsert(b *testing.B) {
@@ -76,16 +75,6 @@ func BenchmarkInsert(b *testing.B) {
 		})
 		run("child", func() error { return post.Exec(ctx, db.Pool, c, "p", int64(1)) })
 		run("childshare", func() error { return postShare.Exec(ctx, db.Pool, c, "p", int64(1)) })
-		ints := c.Groups("member").Int64s()
-		run("childbinary", func() error {
-			sql, args, err := post.Bind(c, "p", int64(1))
-			if err != nil {
-				return err
-			}
-			args[3] = ints // $4: the groups, as pgx's own []int64 encoding
-			_, err = db.Pool.Exec(ctx, sql, args...)
-			return err
-		})
 	}
 }
 
