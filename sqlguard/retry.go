@@ -138,6 +138,9 @@ func inTx(db DB) bool {
 	if d, ok := db.(directConnection); ok {
 		db = d.DB
 	}
+	if sc, ok := db.(SingleStatementDB); ok {
+		return !sc.SingleStatements()
+	}
 	switch h := db.(type) {
 	case *pgxpool.Pool:
 		return false // every statement takes a connection of its own
@@ -149,6 +152,18 @@ func inTx(db DB) bool {
 		return h.Conn().PgConn().TxStatus() != 'I'
 	}
 	return true
+}
+
+// SingleStatementDB is implemented by a DB that runs every statement in a
+// transaction of its own and refuses to run inside a caller's (the second
+// wall's wall.Bound: its settings and the statement travel in one
+// implicit transaction). A statement on it is all-or-nothing, so it is
+// retried like a statement on a pool when SingleStatements reports true.
+// Any other DB type that is not a pool, a connection or a transaction is
+// treated as a caller's transaction: never retried.
+type SingleStatementDB interface {
+	DB
+	SingleStatements() bool
 }
 
 // Beginner begins transactions with options: *pgxpool.Pool, *pgx.Conn

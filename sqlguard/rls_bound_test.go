@@ -282,3 +282,56 @@ func TestWallKindMismatch(t *testing.T) {
 		t.Errorf("int8 capability of groups 1 and 2: %d threads (%v), want 4", n, err)
 	}
 }
+
+// TestBoundRetries: a guarded statement through wall.Bind runs in an
+// implicit transaction of its own, so it is retried like one on a pool.
+// The child insert waits at SERIALIZABLE for a concurrent update of its
+// parent (barrier: pg_blocking_pids) and fails with a serialization
+// failure when that commits: with the default Retry it answers nil and
+// the post is written exactly once; with retries off, 40001 and nothing.
+func TestBoundRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attempts int
+		want     string
+		posts    int
+	}{
+		{"default", 0, "ok", 1},
+		{"off", 1, "pg:40001", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newWallForum(t)
+			f.reg.SetRetry(sqlguard.Retry{Attempts: tc.attempts, Backoff: time.Millisecond})
+			w := newWallDB(t, f.reg)
+			wl, err := wall.New(f.reg, w.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := t.Context()
+			inserter, pid := conn(t, isoPool(t, w.DB, "serializable", 2))
+			updater, _ := conn(t, w.Owner)
+			tx, err := updater.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(ctx)
+			if _, err := tx.Exec(ctx, "update threads set title = 'renamed' where id = 1"); err != nil {
+				t.Fatal(err)
+			}
+			alice := wallCap(t, "alice", false, map[int64]string{1: "member"})
+			create := f.ops["posts.create"].(*sqlguard.Write)
+			done := make(chan error, 1)
+			go func() { done <- create.Exec(ctx, wl.Bind(inserter, alice), alice, "exactly once", int64(1)) }()
+			waitBlocked(t, w.DB, pid, done)
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := outcome(<-done); got != tc.want {
+				t.Errorf("Exec through Bind: got %s, want %s", got, tc.want)
+			}
+			if n := wallCount(t, w, "select count(*) from posts where content = 'exactly once'"); n != tc.posts {
+				t.Errorf("%d posts written, want %d", n, tc.posts)
+			}
+		})
+	}
+}

@@ -120,6 +120,14 @@ type Bound struct {
 
 var _ sqlguard.DB = Bound{}
 
+// SingleStatements reports true: every statement through Bound runs in an
+// implicit transaction of its own (send refuses a DB inside a
+// transaction), so sqlguard retries a guarded statement on it as it
+// retries one on a pool (see sqlguard.Retry).
+func (b Bound) SingleStatements() bool { return true }
+
+var _ sqlguard.SingleStatementDB = Bound{}
+
 // send queues the set_config statement and sql in one batch and sends
 // it, after checking that db is not in a transaction.
 func (b Bound) send(ctx context.Context, sql string, args []any) (pgx.BatchResults, error) {
