@@ -30,6 +30,33 @@ func conn(t *testing.T, pool *pgxpool.Pool) (*pgxpool.Conn, uint32) {
 	return c, c.Conn().PgConn().PID()
 }
 
+// whileThreadUpdated runs write on a connection of pool while another
+// transaction (the owner's) holds "update threads set <set> where id =
+// <thread>", commits that update once write waits for it (barrier:
+// pg_blocking_pids, see waitBlocked), and returns write's error.
+func whileThreadUpdated(t *testing.T, db *testdb.DB, pool *pgxpool.Pool, thread int64, set string,
+	write func(ctx context.Context, c *pgxpool.Conn) error) error {
+	t.Helper()
+	ctx := t.Context()
+	writer, pid := conn(t, pool)
+	updater, _ := conn(t, db.Owner)
+	tx, err := updater.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "update threads set "+set+" where id = $1", thread); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- write(ctx, writer) }()
+	waitBlocked(t, db, pid, done)
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return <-done
+}
+
 // waitBlocked returns once backend pid waits for a lock held by another
 // transaction. It fails the test if done (the waiting statement's result)
 // arrives first, or after a deadline.

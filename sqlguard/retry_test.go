@@ -233,25 +233,11 @@ func TestExecRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db, f, c := raceSetup(t)
 			f.reg.SetRetry(sqlguard.Retry{Attempts: tc.attempts, Backoff: time.Millisecond})
-			ctx := t.Context()
-			serial := isoPool(t, db, "serializable", 2)
-			inserter, pid := conn(t, serial)
-			updater, _ := conn(t, db.Owner)
-			tx, err := updater.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx)
-			if _, err := tx.Exec(ctx, "update threads set title = 'renamed' where id = 2"); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- f.createPost.Exec(ctx, inserter, c.alice, "exactly once", int64(2)) }()
-			waitBlocked(t, db, pid, done)
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if got := outcome(<-done); got != tc.want {
+			err := whileThreadUpdated(t, db, isoPool(t, db, "serializable", 2), 2, "title = 'renamed'",
+				func(ctx context.Context, inserter *pgxpool.Conn) error {
+					return f.createPost.Exec(ctx, inserter, c.alice, "exactly once", int64(2))
+				})
+			if got := outcome(err); got != tc.want {
 				t.Errorf("Exec: got %s, want %s", got, tc.want)
 			}
 			if n := count(t, db, "select count(*) from posts where content = 'exactly once'"); n != tc.posts {

@@ -1,12 +1,14 @@
 package sqlguard_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/sqlguard"
@@ -307,26 +309,13 @@ func TestBoundRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx := t.Context()
-			inserter, pid := conn(t, isoPool(t, w.DB, "serializable", 2))
-			updater, _ := conn(t, w.Owner)
-			tx, err := updater.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx)
-			if _, err := tx.Exec(ctx, "update threads set title = 'renamed' where id = 1"); err != nil {
-				t.Fatal(err)
-			}
 			alice := wallCap(t, "alice", false, map[int64]string{1: "member"})
 			create := f.ops["posts.create"].(*sqlguard.Write)
-			done := make(chan error, 1)
-			go func() { done <- create.Exec(ctx, wl.Bind(inserter, alice), alice, "exactly once", int64(1)) }()
-			waitBlocked(t, w.DB, pid, done)
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if got := outcome(<-done); got != tc.want {
+			err = whileThreadUpdated(t, w.DB, isoPool(t, w.DB, "serializable", 2), 1, "title = 'renamed'",
+				func(ctx context.Context, inserter *pgxpool.Conn) error {
+					return create.Exec(ctx, wl.Bind(inserter, alice), alice, "exactly once", int64(1))
+				})
+			if got := outcome(err); got != tc.want {
 				t.Errorf("Exec through Bind: got %s, want %s", got, tc.want)
 			}
 			if n := wallCount(t, w, "select count(*) from posts where content = 'exactly once'"); n != tc.posts {
