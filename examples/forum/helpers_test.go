@@ -246,3 +246,23 @@ func applyWall(t testing.TB, db *testdb.DB) *wall.Options {
 	}
 	return &opts
 }
+
+// testPool opens a pool on url with the forum's own configuration
+// (poolConfig with w), changed by configure when it is not nil, closed at
+// the end of t: for forumOptions.pool.
+func testPool(t testing.TB, url string, w waits, configure func(*pgxpool.Config)) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := poolConfig(url, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -51,20 +50,13 @@ func TestPolicyMatrixBehindPgBouncer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newForumWith(t, forumOptions{noWall: tc.noWall, pool: func(db *testdb.DB) *pgxpool.Pool {
-				cfg, err := poolConfig(db.PgBouncer(t, 2), waits{statement: statementTimeout, lock: lockTimeout, maxConns: 4})
-				if err != nil {
-					t.Fatal(err)
-				}
-				// PgBouncer refuses startup parameters it does not know.
-				delete(cfg.ConnConfig.RuntimeParams, "statement_timeout")
-				delete(cfg.ConnConfig.RuntimeParams, "lock_timeout")
-				cfg.ConnConfig.DefaultQueryExecMode = tc.mode
-				pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(pool.Close)
-				return pool
+				return testPool(t, db.PgBouncer(t, 2), waits{statement: statementTimeout, lock: lockTimeout, maxConns: 4},
+					func(cfg *pgxpool.Config) {
+						// PgBouncer refuses startup parameters it does not know.
+						delete(cfg.ConnConfig.RuntimeParams, "statement_timeout")
+						delete(cfg.ConnConfig.RuntimeParams, "lock_timeout")
+						cfg.ConnConfig.DefaultQueryExecMode = tc.mode
+					})
 			}})
 			runPolicyMatrix(t, f, tc.want)
 		})

@@ -427,18 +427,7 @@ func (c *sqlRecorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEn
 func TestPluginRoutesRunTheirPolicies(t *testing.T) {
 	var rec sqlRecorder
 	f := newForumWith(t, forumOptions{pool: func(db *testdb.DB) *pgxpool.Pool {
-		cfg, err := pgxpool.ParseConfig(db.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.Tracer = &rec
-		sqlguard.ConfigurePool(cfg)
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		return pool
+		return testPool(t, db.URL, defaultWaits, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = &rec })
 	}})
 	_, ptok, code := f.exchange(f.token("bob"), digestAudience)
 	if ptok == "" {

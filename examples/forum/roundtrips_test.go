@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/internal/testdb"
-	"github.com/keyhole-go/keyhole/sqlguard"
 )
 
 // statementCounter counts the round trips through a pool: a statement,
@@ -42,18 +41,7 @@ func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBa
 func TestRoundTrips(t *testing.T) {
 	var sc statementCounter
 	f := newForumWith(t, forumOptions{pool: func(db *testdb.DB) *pgxpool.Pool {
-		cfg, err := pgxpool.ParseConfig(db.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.Tracer = &sc
-		sqlguard.ConfigurePool(cfg)
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		return pool
+		return testPool(t, db.URL, defaultWaits, func(cfg *pgxpool.Config) { cfg.ConnConfig.Tracer = &sc })
 	}})
 	empty := f.newThread(1, "no posts yet")
 	f.token("alice")

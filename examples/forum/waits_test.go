@@ -20,19 +20,8 @@ import (
 func waitsForum(t *testing.T, w waits, timeout time.Duration) *forum {
 	t.Helper()
 	return newForumWith(t, forumOptions{
-		pool: func(db *testdb.DB) *pgxpool.Pool {
-			cfg, err := poolConfig(db.URL, w)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			return pool
-		},
-		app: func(a *app) { a.requestTimeout = timeout },
+		pool: func(db *testdb.DB) *pgxpool.Pool { return testPool(t, db.URL, w, nil) },
+		app:  func(a *app) { a.requestTimeout = timeout },
 	})
 }
 
@@ -168,17 +157,9 @@ func TestRequestDeadline(t *testing.T) {
 // acknowledged contents. With retries off the same requests answer 503.
 func TestSerializableEdits(t *testing.T) {
 	f := newForumWith(t, forumOptions{pool: func(db *testdb.DB) *pgxpool.Pool {
-		cfg, err := poolConfig(db.URL, defaultWaits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		return pool
+		return testPool(t, db.URL, defaultWaits, func(cfg *pgxpool.Config) {
+			cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "serializable"
+		})
 	}})
 	// Enough attempts that every edit gets through: the bound is what
 	// the test is not about.
