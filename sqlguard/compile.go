@@ -28,10 +28,11 @@ type decl struct {
 	bd        bindings
 	conds     []frag // converted conditions (writes)
 	guarded   bool
-	live      frag   // the live-session condition, sql "" when not required
-	fresh     *fresh // the fresh-membership condition, nil when not required
-	reading   bool   // building a read-role guard: no fresh membership
-	adminOnly bool   // Policy.AdminOnly: adminGuard instead of a group guard
+	live      frag      // the live-session condition, sql "" when not required
+	liveness  *liveness // the registry's sessions, when live is required
+	fresh     *fresh    // the fresh-membership condition, nil when not required
+	reading   bool      // building a read-role guard: no fresh membership
+	adminOnly bool      // Policy.AdminOnly: adminGuard instead of a group guard
 }
 
 // adminGuard is the guard of an AdminOnly policy: the admin flag, bound.
@@ -389,6 +390,7 @@ func (d *decl) finish(c *compiled, f frag, sh shape, nret int) (*compiled, error
 		return nil, err
 	}
 	c.text = statement{sql: sql, slots: slots}
+	c.live = d.liveness
 	c.shape = sh
 	c.nret = nret
 	c.consts = d.bd.consts

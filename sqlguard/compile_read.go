@@ -92,6 +92,9 @@ func (d *decl) read() (*compiled, error) {
 		if guard != nil {
 			parts = append(parts, guard)
 		}
+		if d.live.sql != "" {
+			parts = append(parts, d.live)
+		}
 		qb := p.Query.From(d.from)
 		from := "FROM " + d.from
 		if len(parts) > 0 {
@@ -141,23 +144,21 @@ func (d *decl) read() (*compiled, error) {
 		if p.DistinguishDenied {
 			sh = shapeGetDistinguish
 			var b buf
-			b.s(`SELECT "sg_s"."sg_found", "sg_r".* FROM (SELECT EXISTS (SELECT 1 FROM `, d.from, " WHERE ").frag(keyPred()).
-				s(`) AS "sg_found") AS "sg_s" LEFT JOIN (SELECT TRUE AS "sg_ok", "sg_q".* FROM (`).frag(main).
+			b.s(`SELECT "sg_s"."sg_found", "sg_r".* FROM (SELECT EXISTS (SELECT 1 FROM `, d.from, " WHERE ").frag(keyPred())
+			if d.live.sql != "" {
+				// An ended session finds no row: it is told so, not
+				// whether the row exists (see compiled.refused).
+				b.s(" AND ").frag(d.live)
+			}
+			b.s(`) AS "sg_found") AS "sg_s" LEFT JOIN (SELECT TRUE AS "sg_ok", "sg_q".* FROM (`).frag(main).
 				s(`) AS "sg_q") AS "sg_r" ON TRUE`)
 			main = b.done()
 		}
-	}
-	if d.live.sql != "" {
-		main = d.liveRead(main)
-		c.live = true
 	}
 	if !get && d.guarded && p.AdminOverride {
 		admin, err := build(frag{"(?)", []any{slot{kind: slotAdmin}}})
 		if err != nil {
 			return nil, err
-		}
-		if c.live {
-			admin = d.liveRead(admin)
 		}
 		if d.bd.next != nvalues {
 			return nil, fmt.Errorf("internal: admin text binds %d values, not %d", d.bd.next, nvalues)
@@ -170,23 +171,4 @@ func (d *decl) read() (*compiled, error) {
 	}
 	c.groupVals = make([]bool, nvalues)
 	return d.finish(c, main, sh, 0)
-}
-
-// liveRead wraps a read that requires a live session so that the one
-// statement tells an ended session from an empty answer:
-//
-//	SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT <live> AS "sg_live" OFFSET 0) AS "sg_l"
-//	LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (<read>) AS "sg_m") AS "sg_q" ON "sg_l"."sg_live"
-//
-// Its first row leads with sg_live (false: the session ended, the only
-// row) and sg_row (NULL: live, and the read found nothing). The join on
-// the one-row check is a nested loop whose outer side is that row: the
-// read's order is kept. OFFSET 0 keeps PostgreSQL from pulling the check
-// up into both the select list and the join filter: the probes run once.
-func (d *decl) liveRead(read frag) frag {
-	var b buf
-	b.s(`SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT `).frag(d.live).
-		s(` AS "sg_live" OFFSET 0) AS "sg_l" LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (`).frag(read).
-		s(`) AS "sg_m") AS "sg_q" ON "sg_l"."sg_live"`)
-	return b.done()
 }

@@ -104,9 +104,6 @@ func (d *decl) upsert() (*compiled, error) {
 		b.s(" WHERE ").frag(render(d.rowGuardFor(p.Role, p.AdminOverride, true, LockNone)))
 	}
 	write := b.done()
-	if !d.guarded && d.live.sql != "" {
-		return d.finish(c, statusStatement(write, ret, frag{}, frag{}, d.live), shapeStatus, len(ret))
-	}
 	if !d.guarded {
 		d.returning(&b, ret)
 		sh := shapeExec
@@ -142,5 +139,5 @@ func (d *decl) upsert() (*compiled, error) {
 	gt.s("CASE WHEN ").frag(read).s(" THEN ", d.groupText(), " END")
 	existing(&sel, gt.done())
 	fr := frag{sql: `WHERE NOT EXISTS (SELECT 1 FROM "sg_done")`}
-	return d.finish(c, statusStatement(write, ret, sel.done(), fr, d.live), shapeStatus, len(ret))
+	return d.finish(c, statusStatement(write, ret, sel.done(), fr), shapeStatus, len(ret))
 }

@@ -31,7 +31,7 @@ func ExampleRegistry_Sessions() {
 	fmt.Println(info.LiveSession, info.FreshMembership, info.FreshRoles)
 	fmt.Println(errors.Is(sqlguard.ErrSessionEnded, capability.ErrRevoked))
 	// Output:
-	// WITH "sg_done" AS (DELETE FROM "threads" WHERE "threads"."id" = $1 AND ("threads"."group_id" = ANY($2::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $3 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($4::text[]))) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess" WHERE "sg_sess"."id" = $5::text AND "sg_sess"."revoked_at" IS NULL) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess" WHERE "sg_sess"."id" = $5::text AND "sg_sess"."revoked_at" IS NULL)
+	// DELETE FROM "threads" WHERE "threads"."id" = $1 AND ("threads"."group_id" = ANY($2::int8[]) AND EXISTS (SELECT 1 FROM "memberships" AS "sg_mem" WHERE "sg_mem"."user_name" = $3 AND "sg_mem"."group_id" = "threads"."group_id" AND "sg_mem"."role" = ANY($4::text[]))) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess" WHERE "sg_sess"."id" = $5::text AND "sg_sess"."revoked_at" IS NULL)
 	// [7 {2} alice [moderator admin] s-42]
 	// true true [moderator admin]
 	// true

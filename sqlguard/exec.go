@@ -102,11 +102,11 @@ func (c *compiled) execWrite(ctx context.Context, db DB, cp *capability.Capabili
 			return c.wrap(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return c.failure(values)
+			return c.refused(ctx, db, cp, c.failure(values))
 		}
 		return nil
 	}
-	return c.queryWrite(ctx, db, st, args, values, dest)
+	return c.queryWrite(ctx, db, cp, st, args, values, dest)
 }
 
 // QueryRow runs the write when Scan is called and scans the first row of
@@ -138,8 +138,8 @@ func (p *List) Query(ctx context.Context, db DB, c *capability.Capability, value
 	if err != nil {
 		return nil, p.c.wrap(err)
 	}
-	if p.c.live {
-		return p.c.openLive(rows)
+	if p.c.live != nil {
+		return p.c.openLive(ctx, db, c, rows)
 	}
 	return rows, nil
 }
@@ -190,22 +190,16 @@ func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capabilit
 	if err != nil {
 		return err
 	}
-	raw, err := db.Query(ctx, st.sql, args...)
+	rows, err := db.Query(ctx, st.sql, args...)
 	if err != nil {
 		return c.wrap(err)
-	}
-	rows := raw
-	if c.live {
-		if rows, err = c.openLive(raw); err != nil {
-			return err
-		}
 	}
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
 			return c.wrap(err)
 		}
-		return c.notFound()
+		return c.refused(ctx, db, cp, c.notFound())
 	}
 	if c.shape == shapeGetDistinguish {
 		var found bool
@@ -216,10 +210,11 @@ func (c *compiled) queryGet(ctx context.Context, db DB, cp *capability.Capabilit
 			return c.wrap(err)
 		}
 		if ok == nil {
+			rows.Close()
 			if found {
-				return &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the row's group"}
+				return c.refused(ctx, db, cp, &DeniedError{Policy: c.info.Name, Need: "role " + c.info.Role + " in the row's group"})
 			}
-			return c.notFound()
+			return c.refused(ctx, db, cp, c.notFound())
 		}
 		d[0], d[1] = nil, nil
 		copy(d[2:], dest)

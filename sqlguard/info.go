@@ -60,6 +60,12 @@ type PolicyInfo struct {
 	// session to be live (Policy.LiveSession, or the registry's
 	// SessionTable.Required).
 	LiveSession bool
+	// LiveSQL, with LiveSession, is the registry's liveness query: a call
+	// that did nothing (no row written, an empty list, no row for a Get,
+	// a denial) runs it before it answers, to tell an ended session
+	// (ErrSessionEnded) from its other refusals. It reads the sessions
+	// (and subjects) tables only.
+	LiveSQL string
 	// FreshMembership is set when the group comparison also requires a
 	// membership row in one of FreshRoles (the roles that include Role).
 	FreshMembership bool

@@ -199,9 +199,9 @@ type compiled struct {
 	// moves the row, or the new parent, -1 otherwise.
 	checkGroup int
 	conds      bool // the policy has extra conditions
-	// live: a read (List, Get) leads with the columns sg_live and sg_row
-	// (see liveRead).
-	live bool
+	// live: the registry's sessions when the policy requires a live
+	// session: its refusals ask them why (see compiled.refused).
+	live *liveness
 }
 
 // statement is one SQL text with what each $n binds.

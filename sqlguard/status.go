@@ -3,6 +3,8 @@ package sqlguard
 import (
 	"context"
 	"strconv"
+
+	"github.com/keyhole-go/keyhole/capability"
 )
 
 // A write that cannot tell from its row count alone why it touched no row
@@ -22,12 +24,10 @@ import (
 //	UNION ALL
 //	SELECT <status>, <group if readable>, NULL... FROM ... WHERE ... AND NOT EXISTS (SELECT 1 FROM "sg_done")
 //
-// A write that reports no status of its own passes an empty branchSelect:
-// the branch is left out. With a live-session condition (live.sql not
-// empty) a last branch reports a session that ended, whatever the row:
-//
-//	UNION ALL SELECT 6, NULL, NULL... WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT <live>
-func statusStatement(write frag, ret []string, branchSelect frag, branchFrom frag, live frag) frag {
+// A live-session condition is not reported here: it is in the write's
+// WHERE, and a write that did nothing asks the registry's liveness query
+// before it answers (see compiled.refused).
+func statusStatement(write frag, ret []string, branchSelect frag, branchFrom frag) frag {
 	var b buf
 	b.s(`WITH "sg_done" AS (`).frag(write)
 	if len(ret) == 0 {
@@ -46,20 +46,11 @@ func statusStatement(write frag, ret []string, branchSelect frag, branchFrom fra
 		b.s(`, "sg_done".`, c)
 	}
 	b.s(` FROM "sg_done"`)
-	if branchSelect.sql != "" {
-		b.s(` UNION ALL SELECT `).frag(branchSelect)
-		for range ret {
-			b.s(", NULL")
-		}
-		b.s(" ").frag(branchFrom)
+	b.s(` UNION ALL SELECT `).frag(branchSelect)
+	for range ret {
+		b.s(", NULL")
 	}
-	if live.sql != "" {
-		b.s(` UNION ALL SELECT ` + strconv.Itoa(statusSessionEnded) + `, NULL`)
-		for range ret {
-			b.s(", NULL")
-		}
-		b.s(` WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT `).frag(live)
-	}
+	b.s(" ").frag(branchFrom)
 	return b.done()
 }
 
@@ -71,9 +62,6 @@ const (
 	statusDeniedNew   = 3 // the new (or proposed) group does not allow the role
 	statusDeniedCond  = 4 // group allowed; conditions (or a concurrent change) refused
 	statusDeniedExist = 5 // upsert: the existing row is not readable
-	// statusSessionEnded: the capability's session ended. It wins over
-	// every other status: a revoked token never learns about the row.
-	statusSessionEnded = 6
 )
 
 // thenStatus is " THEN <code>" of the CASE that computes a status code.
@@ -84,7 +72,7 @@ func elseStatus(code int) string { return " ELSE " + strconv.Itoa(code) + " END"
 
 // queryWrite runs a write that returns rows. dest nil: Exec, rows are
 // drained; otherwise the first done row is scanned into dest.
-func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, values, dest []any) error {
+func (c *compiled) queryWrite(ctx context.Context, db DB, cp *capability.Capability, st *statement, args, values, dest []any) error {
 	rows, err := db.Query(ctx, st.sql, args...)
 	if err != nil {
 		return c.wrap(err)
@@ -108,9 +96,7 @@ func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, v
 				return c.wrap(err)
 			}
 			if status != statusDone {
-				if status == statusSessionEnded {
-					fail = c.sessionEnded()
-				} else if fail == nil {
+				if fail == nil {
 					fail = c.denial(status, group, values)
 				}
 				continue
@@ -136,10 +122,11 @@ func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, v
 	if n > 0 {
 		return nil
 	}
-	if fail != nil {
-		return fail
+	if fail == nil {
+		fail = c.failure(values)
 	}
-	return c.failure(values)
+	rows.Close()
+	return c.refused(ctx, db, cp, fail)
 }
 
 // denial maps a status row to the error. group is set only for a row the

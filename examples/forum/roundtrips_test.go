@@ -37,7 +37,11 @@ func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBa
 
 // TestRoundTrips: how many statements a request costs. No request runs a
 // guarded Get twice; a list whose page has rows is one statement; only an
-// empty page asks the parent's Get whether it is not found.
+// empty page asks the parent's Get whether it is not found. Every policy
+// requires a live session: a statement that did nothing (an empty page, a
+// row not found) asks the registry's liveness query why before it answers
+// (sqlguard.PolicyInfo.LiveSQL), one statement more; an allowed statement
+// carries its session check and needs none.
 func TestRoundTrips(t *testing.T) {
 	var sc statementCounter
 	f := newForumWith(t, forumOptions{pool: func(db *testdb.DB) *pgxpool.Pool {
@@ -55,14 +59,14 @@ func TestRoundTrips(t *testing.T) {
 		// The page of a thread: threads.get, posts.list, groups.list (the
 		// move form).
 		{"dave", "GET", "/threads/3", "", http.StatusOK, 3, "Go 1.26 is out"},
-		{"dave", "GET", "/threads/1", "", http.StatusNotFound, 1, "Not found."},
+		{"dave", "GET", "/threads/1", "", http.StatusNotFound, 2, "Not found."},
 		{"dave", "GET", "/groups/2", "", http.StatusOK, 2, "golang"},
 		{"alice", "GET", "/api/threads/1/posts", "", http.StatusOK, 1, `"items":[{`},
-		{"alice", "GET", fmt.Sprintf("/api/threads/%d/posts", empty), "", http.StatusOK, 2, `{"items":[]}`},
-		{"alice", "GET", "/api/threads/3/posts", "", http.StatusNotFound, 2, ""},
+		{"alice", "GET", fmt.Sprintf("/api/threads/%d/posts", empty), "", http.StatusOK, 3, `{"items":[]}`},
+		{"alice", "GET", "/api/threads/3/posts", "", http.StatusNotFound, 4, ""},
 		{"alice", "GET", "/api/groups/1/threads", "", http.StatusOK, 1, `"items":[{`},
-		{"alice", "GET", "/api/groups/1/threads?before=1", "", http.StatusOK, 2, `{"items":[]}`},
-		{"alice", "GET", "/api/groups/2/threads", "", http.StatusNotFound, 2, ""},
+		{"alice", "GET", "/api/groups/1/threads?before=1", "", http.StatusOK, 3, `{"items":[]}`},
+		{"alice", "GET", "/api/groups/2/threads", "", http.StatusNotFound, 4, ""},
 		{"alice", "GET", "/api/threads/1", "", http.StatusOK, 1, ""},
 		{"alice", "POST", "/api/threads/1/posts", `{"content":"one statement"}`, http.StatusCreated, 1, ""},
 	} {

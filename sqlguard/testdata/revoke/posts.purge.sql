@@ -3,4 +3,4 @@
 -- $2: session
 -- $3: subject
 -- $4: issued-at
-WITH "sg_done" AS (DELETE FROM "posts" WHERE "posts"."id" = $1 AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $2::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $4::timestamptz) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $2::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $4::timestamptz);
+DELETE FROM "posts" WHERE "posts"."id" = $1 AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $2::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $3 AND "sg_subj"."name" = $3 AND "sg_subj"."valid_after" <= $4::timestamptz);

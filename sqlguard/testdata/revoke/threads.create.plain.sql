@@ -5,4 +5,4 @@
 -- $4: session
 -- $5: subject
 -- $6: issued-at
-WITH "sg_done" AS (INSERT INTO "threads" ("title", "group_id") SELECT $1, $2 WHERE ($2 = $3::int8) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $4::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $5 AND "sg_subj"."name" = $5 AND "sg_subj"."valid_after" <= $6::timestamptz) RETURNING 1) SELECT 0, NULL::text FROM "sg_done" UNION ALL SELECT 6, NULL WHERE NOT EXISTS (SELECT 1 FROM "sg_done") AND NOT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $4::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $5 AND "sg_subj"."name" = $5 AND "sg_subj"."valid_after" <= $6::timestamptz);
+INSERT INTO "threads" ("title", "group_id") SELECT $1, $2 WHERE ($2 = $3::int8) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $4::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $5 AND "sg_subj"."name" = $5 AND "sg_subj"."valid_after" <= $6::timestamptz);

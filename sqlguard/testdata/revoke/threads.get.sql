@@ -1,7 +1,7 @@
 -- threads.get (select-one) on threads
--- $1: session
--- $2: subject
--- $3: issued-at
--- $4: value 0 (id)
--- $5: groups member
-SELECT "sg_l"."sg_live", "sg_q".* FROM (SELECT EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $1::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $2 AND "sg_subj"."name" = $2 AND "sg_subj"."valid_after" <= $3::timestamptz) AS "sg_live" OFFSET 0) AS "sg_l" LEFT JOIN (SELECT TRUE AS "sg_row", "sg_m".* FROM (SELECT t.id, t.title FROM (SELECT * FROM "threads" AS "t" WHERE ("t"."id" = $4) AND ("t"."group_id" = ANY($5::int8[]))) AS "t") AS "sg_m") AS "sg_q" ON "sg_l"."sg_live";
+-- $1: value 0 (id)
+-- $2: groups member
+-- $3: session
+-- $4: subject
+-- $5: issued-at
+SELECT t.id, t.title FROM (SELECT * FROM "threads" AS "t" WHERE ("t"."id" = $1) AND ("t"."group_id" = ANY($2::int8[])) AND EXISTS (SELECT 1 FROM "sessions" AS "sg_sess", "subjects" AS "sg_subj" WHERE "sg_sess"."id" = $3::text AND "sg_sess"."revoked_at" IS NULL AND "sg_sess"."subject" = $4 AND "sg_subj"."name" = $4 AND "sg_subj"."valid_after" <= $5::timestamptz)) AS "t";
