@@ -65,34 +65,13 @@ func BenchmarkWallCPU(b *testing.B) {
 		if err := sqlguard.RegisterTypes(ctx, conn); err != nil {
 			b.Fatal(err)
 		}
-		var pid int
-		if err := conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
-			b.Fatal(err)
-		}
-		out := db{conn: conn, srv: func() time.Duration {
-			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
-			if err != nil {
-				b.Skipf("server CPU time not readable (not a local server?): %v", err)
-			}
-			var ns int64
-			if _, err := fmt.Sscan(string(raw), &ns); err != nil {
-				b.Fatal(err)
-			}
-			return time.Duration(ns)
-		}}
+		out := db{conn: conn, srv: backendCPU(b, conn)}
 		if walled {
 			if out.wall, err = wall.New(f.reg, d.opts); err != nil {
 				b.Fatal(err)
 			}
 		}
 		return out
-	}
-	client := func() time.Duration {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			b.Fatal(err)
-		}
-		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	plain, walled := open(false, false), open(true, false)
 	plainList, walledList := open(false, true), open(true, true)
@@ -116,11 +95,7 @@ func BenchmarkWallCPU(b *testing.B) {
 		g := capability.Int64Group(1)
 		bound, boundList := walled.wall.Bind(walled.conn, c), walledList.wall.Bind(walledList.conn, c)
 		ints := c.Groups("member").Int64s()
-		vs := []struct {
-			name string
-			srv  func() time.Duration
-			run  func() error
-		}{
+		vs := []cpuVariant{
 			{"sel1", plain.srv, func() error { _, err := plain.conn.Exec(ctx, "select 1"); return err }},
 			{"plain", plain.srv, func() error { _, err := plain.conn.Exec(ctx, insThread, "t", "alice", int64(1)); return err }},
 			{"guarded", plain.srv, func() error { return f.thread.Exec(ctx, plain.conn, c, "t", g) }},
@@ -132,34 +107,76 @@ func BenchmarkWallCPU(b *testing.B) {
 			}},
 			{"list-bound", walledList.srv, func() error { return read(f.page.Query(ctx, boundList, c)) }},
 		}
-		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) {
-			for _, v := range vs { // prepare outside the measurement
-				if err := v.run(); err != nil {
-					b.Fatalf("%s: %v", v.name, err)
-				}
-			}
-			const rounds = 11
-			srv, cli := make([][]float64, len(vs)), make([][]float64, len(vs))
-			for r := range rounds {
-				for k := range vs {
-					i := (k + r) % len(vs)
-					s0, c0 := vs[i].srv(), client()
-					for range b.N {
-						if err := vs[i].run(); err != nil {
-							b.Fatalf("%s: %v", vs[i].name, err)
-						}
-					}
-					srv[i] = append(srv[i], float64((vs[i].srv()-s0).Nanoseconds())/1e3/float64(b.N))
-					cli[i] = append(cli[i], float64((client()-c0).Nanoseconds())/1e3/float64(b.N))
-				}
-			}
-			for i, v := range vs {
-				slices.Sort(srv[i])
-				slices.Sort(cli[i])
-				b.ReportMetric(srv[i][rounds/2], v.name+"-srv-µs")
-				b.ReportMetric(cli[i][rounds/2], v.name+"-cli-µs")
-			}
-			b.ReportMetric(0, "ns/op")
-		})
+		b.Run(fmt.Sprintf("groups=%d", n), func(b *testing.B) { cpuRounds(b, vs) })
 	}
+}
+
+// cpuVariant is one statement of a CPU-time benchmark, with the server
+// backend's CPU clock of the connection it runs on.
+type cpuVariant struct {
+	name string
+	srv  func() time.Duration
+	run  func() error
+}
+
+// backendCPU is the CPU clock of conn's server backend, from
+// /proc/<pid>/schedstat (the test server runs on this machine).
+func backendCPU(b *testing.B, conn *pgx.Conn) func() time.Duration {
+	var pid int
+	if err := conn.QueryRow(b.Context(), "select pg_backend_pid()").Scan(&pid); err != nil {
+		b.Fatal(err)
+	}
+	return func() time.Duration {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+		if err != nil {
+			b.Skipf("server CPU time not readable (not a local server?): %v", err)
+		}
+		var ns int64
+		if _, err := fmt.Sscan(string(raw), &ns); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ns)
+	}
+}
+
+// clientCPU is this process's CPU time, user and system.
+func clientCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuRounds runs each variant once (to prepare it), then b.N times per
+// round, the variants in turn, for 11 rounds, and reports the medians of
+// the server's and this process's CPU time per call.
+func cpuRounds(b *testing.B, vs []cpuVariant) {
+	for _, v := range vs { // prepare outside the measurement
+		if err := v.run(); err != nil {
+			b.Fatalf("%s: %v", v.name, err)
+		}
+	}
+	const rounds = 11
+	srv, cli := make([][]float64, len(vs)), make([][]float64, len(vs))
+	for r := range rounds {
+		for k := range vs {
+			i := (k + r) % len(vs)
+			s0, c0 := vs[i].srv(), clientCPU(b)
+			for range b.N {
+				if err := vs[i].run(); err != nil {
+					b.Fatalf("%s: %v", vs[i].name, err)
+				}
+			}
+			srv[i] = append(srv[i], float64((vs[i].srv()-s0).Nanoseconds())/1e3/float64(b.N))
+			cli[i] = append(cli[i], float64((clientCPU(b)-c0).Nanoseconds())/1e3/float64(b.N))
+		}
+	}
+	for i, v := range vs {
+		slices.Sort(srv[i])
+		slices.Sort(cli[i])
+		b.ReportMetric(srv[i][rounds/2], v.name+"-srv-µs")
+		b.ReportMetric(cli[i][rounds/2], v.name+"-cli-µs")
+	}
+	b.ReportMetric(0, "ns/op")
 }
