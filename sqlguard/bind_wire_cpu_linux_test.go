@@ -4,8 +4,6 @@ package sqlguard_test
 
 import (
 	"fmt"
-	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,28 +36,8 @@ func BenchmarkChildArrayCPU(b *testing.B) {
 		if err := sqlguard.RegisterTypes(ctx, conn); err != nil {
 			b.Fatal(err)
 		}
-		var pid int
-		if err := conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
-			b.Fatal(err)
-		}
-		server := func() time.Duration {
-			raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
-			if err != nil {
-				b.Skipf("server CPU time not readable (not a local server?): %v", err)
-			}
-			var ns int64
-			if _, err := fmt.Sscan(string(raw), &ns); err != nil {
-				b.Fatal(err)
-			}
-			return time.Duration(ns)
-		}
-		client := func() time.Duration {
-			var ru syscall.Rusage
-			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-				b.Fatal(err)
-			}
-			return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		}
+		server := backendCPU(b, conn)
+		client := func() time.Duration { return clientCPU(b) }
 		reg := sqlguard.MustNewRegistry(forumRoles, kind)
 		post := reg.MustInsert(sqlguard.Policy{Name: "bench.posts.create", Table: "posts",
 			Columns: []string{"content", "thread_id"}, SubjectColumn: "author", Parents: threadParent,
