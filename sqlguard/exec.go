@@ -39,7 +39,9 @@ func (p *List) Info() PolicyInfo { return p.c.info.clone() }
 func (p *Get) Info() PolicyInfo { return p.c.info.clone() }
 
 // Bind returns the SQL text and the arguments that a call with capability
-// c and values would execute, without executing it.
+// c and values would execute, without executing it. (A call of a policy
+// that requires a live session and does nothing runs one query more, the
+// registry's liveness query: PolicyInfo.LiveSQL.)
 func (p *Write) Bind(c *capability.Capability, values ...any) (string, []any, error) {
 	return p.c.bindText(c, values)
 }
