@@ -75,6 +75,11 @@ func TestDeclaredTextCannotEscape(t *testing.T) {
 		"query columns INTO":                     list(nil, sq.Select("id INTO TEMP stolen")),
 		"query join opens a string":              get(sq.Select("t.id").Join("groups AS g ON g.name = 'x")),
 		"query second statement":                 get(sq.Select("t.id").Suffix("; SELECT 1")),
+		"query RIGHT JOIN":                       list(nil, sq.Select("p.id").RightJoin("posts AS p ON p.thread_id = threads.id")),
+		"query RIGHT OUTER JOIN":                 get(sq.Select("p.id").JoinClause("RIGHT OUTER JOIN posts AS p ON p.thread_id = t.id")),
+		"query FULL JOIN":                        list(nil, sq.Select("p.id").JoinClause("FULL JOIN posts AS p ON p.thread_id = threads.id")),
+		"query NATURAL FULL OUTER JOIN":          list(nil, sq.Select("id").JoinClause("NATURAL FULL OUTER JOIN posts")),
+		"query comma then RIGHT JOIN":            list(nil, sq.Select("threads.id").JoinClause(", groups AS g RIGHT JOIN posts AS p ON p.id = g.id")),
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
@@ -416,6 +421,10 @@ func TestQueryJoins(t *testing.T) {
 		{sq.Select("t.id").Where("t.id IN (SELECT p.thread_id FROM posts AS p, comments AS c WHERE c.post_id = p.id)"), []string{"comments", "posts"}},
 		{sq.Select("t.id", "n").JoinClause("CROSS JOIN LATERAL generate_series(1, 2) AS n").JoinClause(", secrets AS s"), []string{"generate_series()", "secrets"}},
 		{sq.Select("t.id").Where("EXISTS (SELECT 1 FROM ONLY audit.log l WHERE l.id = t.id UNION SELECT 1 FROM groups)"), []string{"audit.log", "groups"}},
+		// right() and full as words are not joins; a RIGHT JOIN inside a
+		// parenthesized join keeps the guarded rows' LEFT JOIN around it.
+		{sq.Select("t.id", "right(t.title, 3) AS full").LeftJoin("(posts p RIGHT JOIN comments c ON c.post_id = p.id) ON p.thread_id = t.id"), []string{"comments", "posts"}},
+		{sq.Select("t.id").Join("((posts p JOIN (TABLE secrets) AS s ON true)) ON p.thread_id = t.id").Join("(SELECT 1 FROM groups) AS g ON true").Join("(VALUES (1)) AS v (x) ON true"), []string{"groups", "posts", "secrets"}},
 	} {
 		r := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
 		g, err := r.Get(sqlguard.Policy{Name: "threads.get", Table: "threads", Alias: "t", Key: []string{"id"},

@@ -260,10 +260,13 @@ func checkQuery(sql, from string) ([]string, error) {
 		for len(levels) <= t.depth+1 {
 			levels = append(levels, level{})
 		}
-		if t.kind == tokPunct && t.text == "(" {
-			levels[t.depth+1] = level{}
-		}
 		lv := &levels[t.depth]
+		if t.kind == tokPunct && t.text == "(" {
+			// After FROM, JOIN or a comma, a parenthesis opens a
+			// subquery or a parenthesized join: its first word is
+			// SELECT, or a relation.
+			levels[t.depth+1] = level{inFrom: lv.want, want: lv.want}
+		}
 		if t.depth == 0 {
 			if tail {
 				if t.kind == tokWord && (t.text == "limit" || t.text == "offset") && i+1 < len(toks) {
@@ -279,6 +282,16 @@ func checkQuery(sql, from string) ([]string, error) {
 				switch t.text {
 				case "union", "intersect", "except", "into", "for", "fetch":
 					return nil, fmt.Errorf("%s at the top level", strings.ToUpper(t.text))
+				case "right", "full":
+					// A RIGHT or FULL JOIN keeps the rows of its right side
+					// that match no guarded row: rows from elsewhere.
+					j := i + 1
+					if j < len(toks) && toks[j].kind == tokWord && toks[j].text == "outer" {
+						j++
+					}
+					if j < len(toks) && toks[j].kind == tokWord && toks[j].text == "join" {
+						return nil, fmt.Errorf("%s JOIN at the top level: it returns rows that are not the policy's table's", strings.ToUpper(t.text))
+					}
 				case "limit", "offset":
 					if t.pos > segStart {
 						tail = true
@@ -292,8 +305,12 @@ func checkQuery(sql, from string) ([]string, error) {
 		case lv.want:
 			lv.want = false
 			switch {
-			case t.kind == tokWord && (t.text == "lateral" || t.text == "only"):
+			case t.kind == tokWord && (t.text == "lateral" || t.text == "only" || t.text == "table"):
 				lv.want = true
+			case t.kind == tokWord && t.text == "select":
+				lv.sel, lv.inFrom = true, false
+			case t.kind == tokWord && (t.text == "values" || t.text == "with"):
+				lv.inFrom = false
 			case t.kind == tokWord || t.kind == tokQuoted:
 				name := t.text
 				for i+2 < len(toks) && toks[i+1].text == "." && toks[i+1].kind == tokPunct &&
