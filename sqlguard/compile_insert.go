@@ -127,7 +127,7 @@ func (d *decl) insert() (*compiled, error) {
 			frag(coalesce(read)).s(" THEN " + last + "." + q(p.GroupColumn) + "::text END")
 		var fr buf
 		fr.s("FROM ", from, " WHERE ", key, " = ").frag(valueSlot(ri)).s(` AND NOT EXISTS (SELECT 1 FROM "sg_done")`)
-		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done()), shapeStatus, len(ret))
+		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done(), d.live), shapeStatus, len(ret))
 	}
 	d.returning(&b, ret)
 	sh := shapeExec

@@ -92,9 +92,6 @@ func (d *decl) read() (*compiled, error) {
 		if guard != nil {
 			parts = append(parts, guard)
 		}
-		if d.live.sql != "" {
-			parts = append(parts, d.live)
-		}
 		qb := p.Query.From(d.from)
 		from := "FROM " + d.from
 		if len(parts) > 0 {
@@ -144,22 +141,19 @@ func (d *decl) read() (*compiled, error) {
 		if p.DistinguishDenied {
 			sh = shapeGetDistinguish
 			var b buf
-			b.s(`SELECT "sg_s"."sg_found", "sg_r".* FROM (SELECT EXISTS (SELECT 1 FROM `, d.from, " WHERE ").frag(keyPred())
-			if d.live.sql != "" {
-				// An ended session finds no row: it is told so, not
-				// whether the row exists (see compiled.refused).
-				b.s(" AND ").frag(d.live)
-			}
-			b.s(`) AS "sg_found") AS "sg_s" LEFT JOIN (SELECT TRUE AS "sg_ok", "sg_q".* FROM (`).frag(main).
+			b.s(`SELECT "sg_s"."sg_found", "sg_r".* FROM (SELECT EXISTS (SELECT 1 FROM `, d.from, " WHERE ").frag(keyPred()).
+				s(`) AS "sg_found") AS "sg_s" LEFT JOIN (SELECT TRUE AS "sg_ok", "sg_q".* FROM (`).frag(main).
 				s(`) AS "sg_q") AS "sg_r" ON TRUE`)
 			main = b.done()
 		}
 	}
+	main = d.liveGate(main)
 	if !get && d.guarded && p.AdminOverride {
 		admin, err := build(frag{"(?)", []any{slot{kind: slotAdmin}}})
 		if err != nil {
 			return nil, err
 		}
+		admin = d.liveGate(admin)
 		if d.bd.next != nvalues {
 			return nil, fmt.Errorf("internal: admin text binds %d values, not %d", d.bd.next, nvalues)
 		}
@@ -171,4 +165,26 @@ func (d *decl) read() (*compiled, error) {
 	}
 	c.groupVals = make([]bool, nvalues)
 	return d.finish(c, main, sh, 0)
+}
+
+// liveGate puts the live-session condition of a read that requires one
+// above the caller's whole query:
+//
+//	SELECT "sg_m".* FROM (<read>) AS "sg_m" WHERE <live>
+//
+// PostgreSQL runs the uncorrelated EXISTS once, as a one-time filter on
+// top of the plan, before it runs the read: an ended session gets no row
+// from any shape of query (an aggregate over no row still answers one, a
+// row a gate inside the derived table would not stop), and then the
+// refusal path tells it ErrSessionEnded (see compiled.refused). The
+// qual holds a subquery, so PostgreSQL does not push it into the read;
+// the read's order is kept (a scan of one subquery, no join). Reads that
+// do not require a live session are returned as they are.
+func (d *decl) liveGate(read frag) frag {
+	if d.live.sql == "" {
+		return read
+	}
+	var b buf
+	b.s(`SELECT "sg_m".* FROM (`).frag(read).s(`) AS "sg_m" WHERE `).frag(d.live)
+	return b.done()
 }

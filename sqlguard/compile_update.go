@@ -110,7 +110,7 @@ func (d *decl) updateOrDelete() (*compiled, error) {
 		fr.s("FROM ", d.from, " WHERE ")
 		keyPred(&fr)
 		fr.s(` AND NOT EXISTS (SELECT 1 FROM "sg_done")`)
-		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done()), shapeStatus, len(ret))
+		return d.finish(c, statusStatement(write, ret, sel.done(), fr.done(), d.live), shapeStatus, len(ret))
 	}
 	d.returning(&b, ret)
 	sh := shapeExec

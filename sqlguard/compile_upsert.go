@@ -139,5 +139,5 @@ func (d *decl) upsert() (*compiled, error) {
 	gt.s("CASE WHEN ").frag(read).s(" THEN ", d.groupText(), " END")
 	existing(&sel, gt.done())
 	fr := frag{sql: `WHERE NOT EXISTS (SELECT 1 FROM "sg_done")`}
-	return d.finish(c, statusStatement(write, ret, sel.done(), fr), shapeStatus, len(ret))
+	return d.finish(c, statusStatement(write, ret, sel.done(), fr, d.live), shapeStatus, len(ret))
 }

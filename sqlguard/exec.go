@@ -78,10 +78,29 @@ func (c *compiled) bindText(cp *capability.Capability, values []any) (string, []
 // ErrOutcomeUnknown. Inside a transaction (db is a pgx.Tx, or a connection
 // in one) nothing is retried: see RunTx.
 func (p *Write) Exec(ctx context.Context, db DB, c *capability.Capability, values ...any) error {
-	return p.c.reg.retry().statement(ctx, db, false, func() error {
-		return p.c.execWrite(ctx, db, c, values, nil)
-	})
+	return p.c.writeRetried(ctx, db, c, values, nil)
 }
+
+// writeRetried runs a write under the registry's retries, then, for a
+// write that did nothing, the refusal path (compiled.refused) outside
+// them: the liveness query is a read, and a write retried or declared
+// of unknown outcome is the guarded statement alone.
+func (c *compiled) writeRetried(ctx context.Context, db DB, cp *capability.Capability, values, dest []any) error {
+	err := c.reg.retry().statement(ctx, db, false, func() error {
+		return c.execWrite(ctx, db, cp, values, dest)
+	})
+	if r, ok := err.(*refusal); ok {
+		return c.refused(ctx, db, cp, r.err)
+	}
+	return err
+}
+
+// refusal is the error of a write that did nothing, before the refusal
+// path has asked why (writeRetried unwraps it; it never reaches a caller).
+type refusal struct{ err error }
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
 
 // execWrite runs a write for Exec (dest nil) and Row.Scan. The number of
 // destinations is checked before anything is sent: a write that ran
@@ -104,11 +123,11 @@ func (c *compiled) execWrite(ctx context.Context, db DB, cp *capability.Capabili
 			return c.wrap(err)
 		}
 		if tag.RowsAffected() == 0 {
-			return c.refused(ctx, db, cp, c.failure(values))
+			return &refusal{c.failure(values)}
 		}
 		return nil
 	}
-	return c.queryWrite(ctx, db, cp, st, args, values, dest)
+	return c.queryWrite(ctx, db, st, args, values, dest)
 }
 
 // QueryRow runs the write when Scan is called and scans the first row of
@@ -173,9 +192,7 @@ type Row struct {
 func (r Row) Scan(dest ...any) error {
 	switch {
 	case r.write != nil:
-		return r.write.reg.retry().statement(r.ctx, r.db, false, func() error {
-			return r.write.execWrite(r.ctx, r.db, r.cap, r.values, dest)
-		})
+		return r.write.writeRetried(r.ctx, r.db, r.cap, r.values, dest)
 	case r.get != nil:
 		return r.get.reg.retry().statement(r.ctx, r.db, true, func() error {
 			return r.get.queryGet(r.ctx, r.db, r.cap, r.values, dest)

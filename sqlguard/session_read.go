@@ -37,6 +37,13 @@ type firstRow struct {
 	started bool
 }
 
+// Close closes the rows: Next answers false from then on, the first row
+// too.
+func (r *firstRow) Close() {
+	r.started = true
+	r.Rows.Close()
+}
+
 // Next advances to the next row.
 func (r *firstRow) Next() bool {
 	if !r.started {

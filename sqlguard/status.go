@@ -3,8 +3,6 @@ package sqlguard
 import (
 	"context"
 	"strconv"
-
-	"github.com/keyhole-go/keyhole/capability"
 )
 
 // A write that cannot tell from its row count alone why it touched no row
@@ -24,10 +22,12 @@ import (
 //	UNION ALL
 //	SELECT <status>, <group if readable>, NULL... FROM ... WHERE ... AND NOT EXISTS (SELECT 1 FROM "sg_done")
 //
-// A live-session condition is not reported here: it is in the write's
-// WHERE, and a write that did nothing asks the registry's liveness query
-// before it answers (see compiled.refused).
-func statusStatement(write frag, ret []string, branchSelect frag, branchFrom frag) frag {
+// branchFrom ends with its WHERE conditions. A live-session condition
+// (live.sql not empty) is in the write's WHERE and is added to the
+// branch's, so that an ended session reads no row in either; it is not
+// reported here: a write that did nothing asks the registry's liveness
+// query before it answers (see compiled.refused).
+func statusStatement(write frag, ret []string, branchSelect, branchFrom, live frag) frag {
 	var b buf
 	b.s(`WITH "sg_done" AS (`).frag(write)
 	if len(ret) == 0 {
@@ -51,6 +51,9 @@ func statusStatement(write frag, ret []string, branchSelect frag, branchFrom fra
 		b.s(", NULL")
 	}
 	b.s(" ").frag(branchFrom)
+	if live.sql != "" {
+		b.s(" AND ").frag(live)
+	}
 	return b.done()
 }
 
@@ -72,7 +75,7 @@ func elseStatus(code int) string { return " ELSE " + strconv.Itoa(code) + " END"
 
 // queryWrite runs a write that returns rows. dest nil: Exec, rows are
 // drained; otherwise the first done row is scanned into dest.
-func (c *compiled) queryWrite(ctx context.Context, db DB, cp *capability.Capability, st *statement, args, values, dest []any) error {
+func (c *compiled) queryWrite(ctx context.Context, db DB, st *statement, args, values, dest []any) error {
 	rows, err := db.Query(ctx, st.sql, args...)
 	if err != nil {
 		return c.wrap(err)
@@ -125,8 +128,7 @@ func (c *compiled) queryWrite(ctx context.Context, db DB, cp *capability.Capabil
 	if fail == nil {
 		fail = c.failure(values)
 	}
-	rows.Close()
-	return c.refused(ctx, db, cp, fail)
+	return &refusal{fail}
 }
 
 // denial maps a status row to the error. group is set only for a row the
