@@ -98,7 +98,9 @@
 //
 // # Denied or not found
 //
-// A write that touches no row says why, decided by the same statement. A
+// A write that touches no row says why, decided by the same statement (a
+// policy that requires a live session asks one query more, on that path
+// only: see Sessions that end before the token). A
 // row the caller may not read answers ErrNotFound, exactly like a missing
 // row; a row it may read but not change answers *DeniedError, which names
 // the policy and what was needed ("role moderator in group 7") and never
@@ -123,11 +125,13 @@
 // memberships (Registry.Memberships). A policy with LiveSession (or every
 // policy, with SessionTable.Required) then carries the check in its own
 // statement, bound from the capability (Capability.SessionID, the "sid"
-// claim; Subject; IssuedAt): one primary-key probe, no extra round trip.
+// claim; Subject; IssuedAt): one primary-key probe, no extra round trip
+// for a call that succeeds.
 // A capability without a session id, subject or issued-at time is
-// refused. The probe is an uncorrelated EXISTS in the statement's WHERE,
-// run once before any row is read or written: an ended session reads and
-// writes nothing. An ended session answers ErrSessionEnded (matching
+// refused. The probe is an uncorrelated EXISTS in a write's WHERE and
+// above a read's whole query, run once before any row is read or written:
+// an ended session reads and writes nothing, whatever the query computes
+// (an aggregate answers no row either). An ended session answers ErrSessionEnded (matching
 // capability.ErrRevoked, 401 in the middleware), never "not found",
 // "denied" or an empty list: a call that did nothing asks the registry's
 // liveness query (PolicyInfo.LiveSQL) why before it answers, so only a

@@ -67,7 +67,10 @@ func (c *compiled) bindText(cp *capability.Capability, values []any) (string, []
 // Exec runs the write for capability c with the call's values. It returns
 // nil when at least one row was written; otherwise *DeniedError (the row
 // exists and the caller may read it, or the caller named the group) or an
-// error wrapping ErrNotFound, decided by the statement itself. Errors of
+// error wrapping ErrNotFound, decided by the statement itself (or, for a
+// policy that requires a live session, ErrSessionEnded: a write that did
+// nothing asks the registry's liveness query why, after the retries
+// below). Errors of
 // PostgreSQL are wrapped: IsUniqueViolation and friends, or errors.As
 // with *pgconn.PgError, see them.
 //

@@ -132,8 +132,10 @@ type Policy struct {
 	// same statement: a row of the registry's sessions table (see
 	// Registry.Sessions) not revoked, and the subject's cut-off, if
 	// declared, not after the token's issued-at time. A statement whose
-	// session ended answers ErrSessionEnded, whatever the row. The
-	// registry's SessionTable.Required sets it for every policy.
+	// session ended reads and writes nothing and answers ErrSessionEnded,
+	// whatever the row (a call that did nothing runs the registry's
+	// liveness query to tell; see PolicyInfo.LiveSQL). The registry's
+	// SessionTable.Required sets it for every policy.
 	LiveSession bool
 	// FreshMembership requires, besides the token's grant, a row of the
 	// registry's membership table (see Registry.Memberships) for the

@@ -13,7 +13,8 @@ import (
 // (sign out, sign out everywhere, a removed user, a removed member)
 // declares its own tables once on the registry, and the policies that need
 // it carry one more condition, bound from the capability like its groups:
-// one parameter more, no extra round trip, on the statement's snapshot.
+// one parameter more, on the statement's snapshot, and no extra round trip
+// for a call that succeeds.
 //
 //   - Sessions: the token's session (Capability.SessionID, the "sid"
 //     claim) must be a row of the sessions table whose revoked-at column
@@ -27,7 +28,10 @@ import (
 //     policy's Role, so that removing a member takes effect on the next
 //     write though the token still lists the group.
 //
-// The condition is an uncorrelated EXISTS in the statement's WHERE:
+// The condition is an uncorrelated EXISTS in the write's WHERE (and in
+// its status branch, if it has one), and above a read's whole query
+// (SELECT "sg_m".* FROM (<read>) AS "sg_m" WHERE <live>, so that no shape
+// of query, an aggregate included, answers a row to an ended session):
 // PostgreSQL runs it once, as a one-time filter, before it reads or
 // writes any row, so a statement of an ended session touches nothing and
 // reads nothing. The path that succeeds carries only that probe.

@@ -9,9 +9,10 @@ import (
 )
 
 // The read side of a live session: a List that requires one carries the
-// liveness probe in its WHERE, so an ended session reads no row. A list
-// that answers rows was live on its snapshot; one that answers none asks
-// the liveness query why (compiled.refused) before the caller sees it.
+// liveness probe above its whole query (decl.liveGate), so an ended
+// session reads no row. A list that answers rows was live on its
+// snapshot; one that answers none asks the liveness query why
+// (compiled.refused) before the caller sees it.
 
 // openLive reads the first row of a live list. Rows: the caller gets them
 // from that first row on (firstRow). None: ErrSessionEnded when the

@@ -64,7 +64,9 @@ func New(r *sqlguard.Registry, opts Options) (*Wall, error) {
 }
 
 // Bind returns db bound to capability c: a sqlguard.DB whose every
-// statement runs under the second wall in one round trip. Bound's Exec,
+// statement runs under the second wall in one round trip (a call of a
+// policy that requires a live session and does nothing then runs its
+// liveness query the same way: a second one). Bound's Exec,
 // Query and QueryRow send two statements in one pgx batch, that is one
 // pipeline ending with a single Sync message: the set_config statement of
 // New (bound to c: its admin flag, its subject, its groups per role) and
