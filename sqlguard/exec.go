@@ -92,8 +92,8 @@ func (c *compiled) writeRetried(ctx context.Context, db DB, cp *capability.Capab
 	err := c.reg.retry().statement(ctx, db, false, func() error {
 		return c.execWrite(ctx, db, cp, values, dest)
 	})
-	if r, ok := err.(*refusal); ok {
-		return c.refused(ctx, db, cp, r.err)
+	if isRefusal(err) {
+		return c.refused(ctx, db, cp, err.(*refusal).err)
 	}
 	return err
 }
@@ -104,6 +104,13 @@ type refusal struct{ err error }
 
 func (r *refusal) Error() string { return r.err.Error() }
 func (r *refusal) Unwrap() error { return r.err }
+
+// isRefusal reports whether err is a write's answer that it did nothing:
+// never retried, never of unknown outcome.
+func isRefusal(err error) bool {
+	_, ok := err.(*refusal)
+	return ok
+}
 
 // execWrite runs a write for Exec (dest nil) and Row.Scan. The number of
 // destinations is checked before anything is sent: a write that ran

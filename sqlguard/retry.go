@@ -109,6 +109,8 @@ func (r Retry) statement(ctx context.Context, db DB, read bool, fn func() error)
 		switch {
 		case err == nil:
 			return nil
+		case isRefusal(err):
+			return err // PostgreSQL answered: the write did nothing
 		case ctx.Err() != nil || IsCanceled(err) || IsTimeout(err):
 			if !read && unanswered(ctx, err) {
 				return &outcomeError{err: err} // pgx hung up; the server may still commit

@@ -343,3 +343,45 @@ type notSentError struct{}
 
 func (notSentError) Error() string     { return "injected: not sent" }
 func (notSentError) SafeToRetry() bool { return true }
+
+// cancelAfterDB ends the call's context as soon as a statement answered.
+type cancelAfterDB struct {
+	sqlguard.DB
+	cancel context.CancelFunc
+}
+
+func (d *cancelAfterDB) SingleStatements() bool { return true }
+
+func (d *cancelAfterDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := d.DB.Exec(ctx, sql, args...)
+	d.cancel()
+	return tag, err
+}
+
+// TestRefusalAnsweredNotUnknown: a write PostgreSQL answered with "nothing
+// written" is a refusal even when the caller's context ends right after
+// the answer: never ErrOutcomeUnknown. Without a live session it is the
+// denial; with one, the liveness query meets the ended context.
+func TestRefusalAnsweredNotUnknown(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t, revokeSchema)
+	seedRevoke(t, db)
+	f := newRevokeForum(t)
+	plain := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64).MustInsert(sqlguard.Policy{
+		Name: "threads.create", Table: "threads", Columns: []string{"title", "group_id"}, GroupColumn: "group_id", Role: "member"})
+	alice := revokeCap(t, "alice", "s-alice", revokeIAT, false, map[int64]string{1: "moderator", 2: "member"})
+	for name, w := range map[string]*sqlguard.Write{"no live session": plain, "live session": f.createPlain} {
+		ctx, cancel := context.WithCancel(t.Context())
+		err := w.Exec(ctx, &cancelAfterDB{DB: db.Pool, cancel: cancel}, alice, "t", int64(3)) // no role in group 3
+		cancel()
+		if errors.Is(err, sqlguard.ErrOutcomeUnknown) || errors.Is(err, sqlguard.ErrSessionEnded) {
+			t.Errorf("%s: %v, a refusal PostgreSQL answered", name, err)
+		}
+		if name == "no live session" && !errors.Is(err, sqlguard.ErrDenied) {
+			t.Errorf("%s: %v, want ErrDenied", name, err)
+		}
+		if name == "live session" && !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: %v, want the liveness query's context.Canceled", name, err)
+		}
+	}
+}
