@@ -33,6 +33,7 @@ func (d *decl) read() (*compiled, error) {
 			return nil, err
 		}
 	}
+	var condJoins []string
 	for i, w := range p.Where {
 		if w == nil {
 			return nil, fmt.Errorf("Where[%d] is nil", i)
@@ -47,6 +48,13 @@ func (d *decl) read() (*compiled, error) {
 		if err := checkCondition(sql); err != nil {
 			return nil, fmt.Errorf("Where[%d] %q: %v", i, sql, err)
 		}
+		// The relations a condition reads (EXISTS (SELECT ... FROM x))
+		// are the read's joins too.
+		rels, err := checkQuery(`SELECT * FROM "sg_where" WHERE (`+sql+")", `FROM "sg_where"`)
+		if err != nil {
+			return nil, fmt.Errorf("Where[%d] %q: %v", i, sql, err)
+		}
+		condJoins = append(condJoins, rels...)
 		d.info.Conditions = append(d.info.Conditions, describe(sql, args))
 		d.info.SubjectBindings += countSubjects(args)
 	}
@@ -114,7 +122,9 @@ func (d *decl) read() (*compiled, error) {
 		if err != nil {
 			return frag{}, fmt.Errorf("Query %q: %v", sql, err)
 		}
-		d.info.Joins = joins
+		joins = append(joins, condJoins...)
+		slices.Sort(joins)
+		d.info.Joins = slices.Compact(joins)
 		bd := &d.bd
 		bd.next = len(keys)
 		return frag{sql, bd.slots(args)}, nil

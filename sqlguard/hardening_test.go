@@ -80,6 +80,10 @@ func TestDeclaredTextCannotEscape(t *testing.T) {
 		"query FULL JOIN":                        list(nil, sq.Select("p.id").JoinClause("FULL JOIN posts AS p ON p.thread_id = threads.id")),
 		"query NATURAL FULL OUTER JOIN":          list(nil, sq.Select("id").JoinClause("NATURAL FULL OUTER JOIN posts")),
 		"query comma then RIGHT JOIN":            list(nil, sq.Select("threads.id").JoinClause(", groups AS g RIGHT JOIN posts AS p ON p.id = g.id")),
+		"query_to_xml in the columns":            list(nil, sq.Select("threads.id", "query_to_xml('SELECT * FROM sessions', true, false, '')::text")),
+		"table_to_xml in ROWS FROM":              list(nil, sq.Select("threads.id", "x::text").JoinClause("CROSS JOIN ROWS FROM (pg_catalog.table_to_xml('sessions', true, false, '')) AS x")),
+		"ts_stat in a read condition":            list([]sq.Sqlizer{sq.Expr("EXISTS (SELECT 1 FROM ts_stat('SELECT tsv FROM secrets'))")}, sq.Select("id")),
+		"dblink in a write condition":            del("EXISTS (SELECT 1 FROM dblink('', 'SELECT 1') AS x (n int))"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
@@ -421,6 +425,13 @@ func TestQueryJoins(t *testing.T) {
 		{sq.Select("t.id").Where("t.id IN (SELECT p.thread_id FROM posts AS p, comments AS c WHERE c.post_id = p.id)"), []string{"comments", "posts"}},
 		{sq.Select("t.id", "n").JoinClause("CROSS JOIN LATERAL generate_series(1, 2) AS n").JoinClause(", secrets AS s"), []string{"generate_series()", "secrets"}},
 		{sq.Select("t.id").Where("EXISTS (SELECT 1 FROM ONLY audit.log l WHERE l.id = t.id UNION SELECT 1 FROM groups)"), []string{"audit.log", "groups"}},
+		// A comma after a join's ON or USING starts the FROM list's next
+		// item; TABLE t names a relation wherever it stands; ROWS FROM
+		// lists functions.
+		{sq.Select("t.id", "s.id").Join("posts AS p ON p.thread_id = t.id, sessions AS s"), []string{"posts", "sessions"}},
+		{sq.Select("t.id", "s.id").JoinClause("JOIN posts AS p USING (id), sessions AS s"), []string{"posts", "sessions"}},
+		{sq.Select("t.id", "(SELECT count(*) FROM (SELECT 'a' WHERE false UNION ALL TABLE sessions) AS x)", "EXISTS (TABLE users)"), []string{"sessions", "users"}},
+		{sq.Select("t.id", "x").JoinClause("CROSS JOIN ROWS FROM (generate_series(1, 2), unnest(ARRAY[1])) AS x"), []string{"generate_series()", "unnest()"}},
 		// right() and full as words are not joins; a RIGHT JOIN inside a
 		// parenthesized join keeps the guarded rows' LEFT JOIN around it.
 		{sq.Select("t.id", "right(t.title, 3) AS full").LeftJoin("(posts p RIGHT JOIN comments c ON c.post_id = p.id) ON p.thread_id = t.id"), []string{"comments", "posts"}},
@@ -437,5 +448,28 @@ func TestQueryJoins(t *testing.T) {
 			sql, _, _ := tc.q.ToSql()
 			t.Errorf("%s: joins %q, want %q", sql, got, tc.want)
 		}
+	}
+}
+
+// TestConditionJoins: the relations a read's conditions read are its
+// joins too (the lock file's joins=), beside its query's.
+func TestConditionJoins(t *testing.T) {
+	r := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64)
+	l, err := r.List(sqlguard.Policy{Name: "threads.list", Table: "threads", GroupColumn: "group_id", Role: "member",
+		Where: []sq.Sqlizer{sq.Expr("NOT EXISTS (SELECT 1 FROM bans AS b WHERE b.user_name = ?)", sqlguard.Subject), sq.Expr("(id, title) IN (TABLE pinned)")},
+		Query: sq.Select("threads.id", "g.name").Join("groups AS g ON g.id = threads.group_id")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Info().Joins, []string{"bans", "groups", "pinned"}; !slices.Equal(got, want) {
+		t.Errorf("joins %q, want %q", got, want)
+	}
+	l, err = r.List(sqlguard.Policy{Name: "threads.mine", Table: "threads", GroupColumn: "group_id", Role: "member",
+		Where: []sq.Sqlizer{sq.Eq{"created_by": sqlguard.Subject}}, Query: sq.Select("id")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Info().Joins; len(got) != 0 {
+		t.Errorf("a condition on the table's own columns: joins %q, want none", got)
 	}
 }
