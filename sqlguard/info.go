@@ -40,8 +40,9 @@ type PolicyInfo struct {
 	// it, since a Subject turned into an Arg takes from the request what
 	// came from the capability.
 	SubjectBindings int
-	// Joins are the relations the caller's query (List, Get) reads besides
-	// Table: joined, or in its subqueries; a function is written name().
+	// Joins are the relations the caller's query (List, Get) and its
+	// conditions read besides Table: joined, or in subqueries (TABLE t
+	// too); a function is written name().
 	Joins         []string
 	AdminOverride bool
 	// Unguarded is the declared reason of a statement without group guard.

@@ -117,11 +117,18 @@ type Policy struct {
 	// SELECT (a Prefix is refused: a WITH could shadow the table), takes its
 	// rows from the guarded table (its first top-level FROM is sqlguard's),
 	// has no UNION, INTERSECT, EXCEPT, INTO, FOR or FETCH at the top level,
-	// and ends, after a top-level LIMIT or OFFSET, with nothing else than
-	// LIMIT and OFFSET of a placeholder, a number or ALL: Suffix("LIMIT ?",
-	// sqlguard.Arg) is fine, Suffix("UNION SELECT ...") is not. The
-	// relations it reads besides Table (joins, subqueries) are listed in
-	// PolicyInfo.Joins and in the lock file: a new one needs approval.
+	// no RIGHT or FULL JOIN at the top level (it would keep rows of the
+	// joined table that match no guarded row), and ends, after a top-level
+	// LIMIT or OFFSET, with nothing else than LIMIT and OFFSET of a
+	// placeholder, a number or ALL: Suffix("LIMIT ?", sqlguard.Arg) is
+	// fine, Suffix("UNION SELECT ...") is not. The relations it and the
+	// read's conditions read besides Table (joins, subqueries, TABLE t) are
+	// listed in PolicyInfo.Joins and in the lock file: a new one needs
+	// approval. Built-in functions that read relations named by a string
+	// or run a query given as text (query_to_xml, table_to_xml, ts_stat,
+	// crosstab, dblink, large objects, server files) are refused, in the
+	// query and in every condition: the audit could not see what they
+	// read.
 	Query sq.SelectBuilder
 	// DistinguishDenied (Get) answers *DeniedError instead of ErrNotFound
 	// for a row that exists but that the caller may not read. It reveals

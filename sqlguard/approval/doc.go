@@ -43,8 +43,9 @@
 //	subj=N            the number of Subject placeholders in the conditions (and,
 //	                  for List and Get, in the query): fewer is wider (a Subject
 //	                  turned into an Arg takes the value from the request)
-//	joins=a,b         the relations a List's or Get's query reads besides its table
-//	                  (joins, subqueries; a function as name()): a new one is wider
+//	joins=a,b         the relations a List's or Get's query and conditions read
+//	                  besides its table (joins, subqueries, TABLE t; a function as
+//	                  name()): a new one is wider
 //	unguarded=yes     no group guard at all: the widest
 //
 // Extra conditions only narrow what the guard allows: each is checked at
