@@ -176,10 +176,7 @@ func revokeOutcome(err error) string {
 // a row, a zero issued-at, a removed membership, and the admin override.
 // An ended session answers ErrSessionEnded whether or not the row exists.
 func TestRevokeMatrix(t *testing.T) {
-	t.Parallel()
-	db := testdb.New(t, revokeSchema)
-	seedRevoke(t, db)
-	f := newRevokeForum(t)
+	db, f := newRevokeDB(t)
 	ctx := t.Context()
 	aliceRoles := map[int64]string{1: "moderator", 2: "member"}
 	bobRoles := map[int64]string{1: "moderator", 2: "member"} // group 1: removed from memberships

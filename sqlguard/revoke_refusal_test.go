@@ -72,10 +72,7 @@ func (r errRow) Scan(...any) error { return r.err }
 // session id is answered ended without it. When that query fails, the
 // call fails with its error: never an allow, never a guess at the reason.
 func TestLiveRefusalPath(t *testing.T) {
-	t.Parallel()
-	db := testdb.New(t, revokeSchema)
-	seedRevoke(t, db)
-	f := newRevokeForum(t)
+	db, f := newRevokeDB(t)
 	ctx := t.Context()
 	live := f.list.Info().LiveSQL
 	if live == "" || live != f.create.Info().LiveSQL || live != f.peek.Info().LiveSQL {
@@ -181,10 +178,7 @@ func TestLiveRefusalPath(t *testing.T) {
 // the table (an aggregate) or groups them still answers ErrSessionEnded
 // to an ended session, and the true answer to a live one.
 func TestLiveReadShapes(t *testing.T) {
-	t.Parallel()
-	db := testdb.New(t, revokeSchema)
-	seedRevoke(t, db)
-	f := newRevokeForum(t)
+	db, f := newRevokeDB(t)
 	ctx := t.Context()
 	count := f.reg.MustList(sqlguard.Policy{Name: "threads.count", Table: "threads", GroupColumn: "group_id", Role: "member",
 		Query: sq.Select("count(*)")})
@@ -244,10 +238,7 @@ func TestLiveReadShapes(t *testing.T) {
 // runs, and a live list's first row is neither lost nor repeated; Next
 // after Close answers false, as pgx's rows do.
 func TestLiveRefusalOneConnection(t *testing.T) {
-	t.Parallel()
-	db := testdb.New(t, revokeSchema)
-	seedRevoke(t, db)
-	f := newRevokeForum(t)
+	db, f := newRevokeDB(t)
 	ctx := t.Context()
 	roles := map[int64]string{1: "moderator", 2: "member"}
 	alice := revokeCap(t, "alice", "s-alice", revokeIAT, false, roles)
@@ -311,10 +302,7 @@ func TestLiveRefusalOneConnection(t *testing.T) {
 // connection, and a liveness query that could not be sent does not send
 // the write again.
 func TestLiveRefusalNotRetried(t *testing.T) {
-	t.Parallel()
-	db := testdb.New(t, revokeSchema)
-	seedRevoke(t, db)
-	f := newRevokeForum(t)
+	db, f := newRevokeDB(t)
 	ctx := t.Context()
 	ended := revokeCap(t, "alice", "s-old", revokeIAT, false, map[int64]string{1: "moderator", 2: "member"})
 	live := f.createPlain.Info().LiveSQL
@@ -363,10 +351,7 @@ func (d *cancelAfterDB) Exec(ctx context.Context, sql string, args ...any) (pgco
 // the answer: never ErrOutcomeUnknown. Without a live session it is the
 // denial; with one, the liveness query meets the ended context.
 func TestRefusalAnsweredNotUnknown(t *testing.T) {
-	t.Parallel()
-	db := testdb.New(t, revokeSchema)
-	seedRevoke(t, db)
-	f := newRevokeForum(t)
+	db, f := newRevokeDB(t)
 	plain := sqlguard.MustNewRegistry(forumRoles, capability.KindInt64).MustInsert(sqlguard.Policy{
 		Name: "threads.create", Table: "threads", Columns: []string{"title", "group_id"}, GroupColumn: "group_id", Role: "member"})
 	alice := revokeCap(t, "alice", "s-alice", revokeIAT, false, map[int64]string{1: "moderator", 2: "member"})
@@ -384,4 +369,14 @@ func TestRefusalAnsweredNotUnknown(t *testing.T) {
 			t.Errorf("%s: %v, want the liveness query's context.Canceled", name, err)
 		}
 	}
+}
+
+// newRevokeDB runs t in parallel on a database of the seeded revocation
+// schema, with the registry that requires a live session everywhere.
+func newRevokeDB(t *testing.T) (*testdb.DB, *revokeForum) {
+	t.Helper()
+	t.Parallel()
+	db := testdb.New(t, revokeSchema)
+	seedRevoke(t, db)
+	return db, newRevokeForum(t)
 }
