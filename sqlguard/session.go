@@ -63,7 +63,10 @@ var ErrSessionEnded error = &sharedSentinel{msg: "sqlguard: session ended", shar
 // SessionTable declares the application's sessions: a row per session,
 // live while RevokedAt is NULL. Identifiers must match ^[a-z_][a-z0-9_]*$.
 // The ID column is compared to the session id as text (declare it text, a
-// primary key: the check is one primary-key probe).
+// primary key: the check is one primary-key probe). A session whose
+// tokens have all expired may be deleted: a missing row is refused like
+// a revoked one, and a smaller table has a shallower index to descend on
+// every guarded statement.
 type SessionTable struct {
 	Table     string // e.g. "sessions"
 	ID        string // e.g. "id", text
