@@ -183,6 +183,7 @@ func TestRevokeMatrix(t *testing.T) {
 	caps := map[string]*capability.Capability{
 		"alice":        revokeCap(t, "alice", "s-alice", revokeIAT, false, aliceRoles),
 		"alice-old":    revokeCap(t, "alice", "s-old", revokeIAT, false, aliceRoles),
+		"alice-gone":   revokeCap(t, "alice", "s-gone", revokeIAT, false, aliceRoles), // no row: deleted
 		"alice-nosid":  revokeCap(t, "alice", "", revokeIAT, false, aliceRoles),
 		"alice-noiat":  revokeCap(t, "alice", "s-alice", time.Time{}, false, aliceRoles),
 		"alice-forged": revokeCap(t, "alice", "s-bob", revokeIAT, false, aliceRoles), // bob's live session id
@@ -325,7 +326,7 @@ func TestRevokeMatrix(t *testing.T) {
 
 	// An ended session, or none: ErrSessionEnded on every kind, for a row
 	// that exists and for one that does not, never not found or denied.
-	for _, who := range []string{"alice-old", "alice-nosid", "alice-noiat", "alice-forged", "dave-cutoff", "carol-norow", "root-old", "nil"} {
+	for _, who := range []string{"alice-old", "alice-gone", "alice-nosid", "alice-noiat", "alice-forged", "dave-cutoff", "carol-norow", "root-old", "nil"} {
 		check(who, "create in 1", create(1), "ended")
 		check(who, "create in 3", create(3), "ended")
 		check(who, "plain create in 1", createPlain(1), "ended")
