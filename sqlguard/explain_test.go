@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/testdb"
@@ -14,14 +16,44 @@ import (
 // literal renders a bound value as an SQL literal, for EXPLAIN EXECUTE.
 func literal(v any) string {
 	switch x := v.(type) {
+	case nil:
+		return "NULL"
 	case string:
 		return "'" + strings.ReplaceAll(x, "'", "''") + "'"
 	case bool:
 		return fmt.Sprint(x)
 	case int64:
 		return fmt.Sprint(x)
+	case time.Time:
+		return "'" + x.UTC().Format(time.RFC3339) + "'"
+	case []string:
+		return "'{" + strings.Join(x, ",") + "}'"
 	}
 	panic(fmt.Sprintf("no literal for %T", v))
+}
+
+// explainPrepared prepares sql as name on conn and returns the plan of
+// its execution with args (as literals), rows but no timings.
+func explainPrepared(t *testing.T, conn *pgxpool.Conn, name, sql string, args []any) string {
+	t.Helper()
+	ctx := t.Context()
+	if _, err := conn.Exec(ctx, "prepare "+name+" as "+sql); err != nil {
+		t.Fatal(err)
+	}
+	lits := make([]string, len(args))
+	for i, a := range args {
+		lits[i] = literal(a)
+	}
+	rows, err := conn.Query(ctx, "explain (analyze, costs off, timing off, summary off) execute "+name+"("+strings.Join(lits, ", ")+")",
+		pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TestExplainListGenericPlan proves that a guarded list keeps its group
@@ -52,26 +84,7 @@ func TestExplainListGenericPlan(t *testing.T) {
 	if _, err := c.Exec(ctx, "set plan_cache_mode = force_generic_plan"); err != nil {
 		t.Fatal(err)
 	}
-	explain := func(name, sql string, args []any) string {
-		t.Helper()
-		if _, err := c.Exec(ctx, "prepare "+name+" as "+sql); err != nil {
-			t.Fatal(err)
-		}
-		lits := make([]string, len(args))
-		for i, a := range args {
-			lits[i] = literal(a)
-		}
-		rows, err := c.Query(ctx, "explain (analyze, costs off, timing off, summary off) execute "+name+"("+strings.Join(lits, ", ")+")",
-			pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
-	}
+	explain := func(name, sql string, args []any) string { return explainPrepared(t, c, name, sql, args) }
 	for i, tc := range []struct {
 		name string
 		cap  *capability.Capability

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	sq "github.com/Masterminds/squirrel"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/keyhole-go/keyhole/capability"
 	"github.com/keyhole-go/keyhole/internal/testdb"
@@ -196,35 +195,7 @@ func TestExplainLiveSession(t *testing.T) {
 	if _, err := conn.Exec(ctx, "set plan_cache_mode = force_generic_plan"); err != nil {
 		t.Fatal(err)
 	}
-	explain := func(name, sql string, args []any) string {
-		t.Helper()
-		if _, err := conn.Exec(ctx, "prepare "+name+" as "+sql); err != nil {
-			t.Fatal(err)
-		}
-		lits := make([]string, len(args))
-		for i, a := range args {
-			switch x := a.(type) {
-			case nil:
-				lits[i] = "NULL"
-			case time.Time:
-				lits[i] = "'" + x.UTC().Format(time.RFC3339) + "'"
-			case []string:
-				lits[i] = "'{" + strings.Join(x, ",") + "}'"
-			default:
-				lits[i] = literal(a)
-			}
-		}
-		rows, err := conn.Query(ctx, "explain (analyze, costs off, timing off, summary off) execute "+name+"("+strings.Join(lits, ", ")+")",
-			pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(lines, "\n")
-	}
+	explain := func(name, sql string, args []any) string { return explainPrepared(t, conn, name, sql, args) }
 	for _, tc := range []struct {
 		name      string
 		sql       string
