@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -278,8 +277,6 @@ func forgeToken(t testing.TB, key ed25519.PrivateKey, header, payload any) strin
 	in := enc(header) + "." + enc(payload)
 	return in + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, []byte(in)))
 }
-
-func isErr(err, target error) bool { return errors.Is(err, target) }
 
 // nil2key returns a fresh Ed25519 private key no verifier knows.
 func nil2key(t testing.TB) ed25519.PrivateKey {

@@ -100,9 +100,6 @@ func encodeList(s *capability.GroupSet) string {
 	return string(b)
 }
 
-// groupsArg returns the capability's groups for role as the array's text.
-func groupsArg(c *capability.Capability, role string) any { return arrays(c, role).textArg() }
-
 func encodeSet(s *capability.GroupSet) any {
 	if s.Len() == 0 {
 		return emptyArrays

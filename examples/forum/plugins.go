@@ -99,16 +99,6 @@ var forumPlugins = []pluginDecl{{
 	},
 }}
 
-// pluginOf returns the declared plugin of audience aud.
-func pluginOf(aud string) (pluginDecl, bool) {
-	for _, p := range forumPlugins {
-		if p.Audience == aud {
-			return p, true
-		}
-	}
-	return pluginDecl{}, false
-}
-
 // exchangeOptions are the token exchange's options for plugins: the
 // forum's verifier (audience "forum" only, so that a plugin's token cannot
 // be exchanged again) and issuer, and each plugin's approved roles. The
